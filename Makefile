@@ -1,0 +1,38 @@
+# The two commands a user needs: `make up` (the whole pipeline) and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON_BOOTSTRAP ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: up down status test lint bench venv clean
+
+venv: $(STAMP)
+
+# Re-install only when the dependency list changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[all]'
+	@touch $(STAMP)
+
+## export -> serve -> load -> report (Docker Compose on a GPU host, else the local path)
+up: venv
+	$(PY) -m local_stack up
+
+## stop everything `make up` started (safe to run twice)
+down:
+	@if [ -x $(PY) ]; then $(PY) -m local_stack down; else echo "nothing to stop (no $(VENV))"; fi
+
+status: venv
+	$(PY) -m local_stack status
+
+## the test suite (what CI runs)
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean: down
+	rm -rf .stack

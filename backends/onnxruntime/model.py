@@ -1,0 +1,138 @@
+"""A Python-based Triton backend named `onnxruntime`: ONNX Runtime inside the python backend.
+
+It reads the same config.pbtxt as Triton's native ONNX Runtime backend in the NGC image,
+so one model repository serves on both. Placed at <backend-dir>/onnxruntime/model.py
+beside <backend-dir>/python/ (libtriton_python.so + stub); see local_stack/backend_dir.py.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+# The Triton 2.51 stub silently returns EMPTY (0-byte) outputs when it runs with numpy 2.
+# Refuse to load instead: the model goes UNAVAILABLE with this message in the server log.
+if int(np.__version__.split(".")[0]) >= 2:
+    raise ImportError(
+        f"onnxruntime backend: the python backend stub loaded numpy {np.__version__} from "
+        f"{os.path.dirname(np.__file__)}; Triton 2.51's stub needs numpy<2 (with numpy 2 every "
+        f"output comes back empty). Start tritonserver with a venv holding numpy<2 first on PATH."
+    )
+
+import triton_python_backend_utils as pb_utils  # noqa: E402  (provided by the stub)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import onnxruntime as ort  # noqa: E402
+import server_flags  # noqa: E402
+import signature  # noqa: E402
+from session import providers_for, session_options  # noqa: E402
+
+
+def _stub_model_path() -> str:
+    """Path of this model version's file: the stub's first argument (honours default_model_filename)."""
+    with open("/proc/self/cmdline", "rb") as handle:
+        return handle.read().split(b"\0")[1].decode()
+
+
+class TritonPythonModel:
+    @staticmethod
+    def auto_complete_config(auto_complete_model_config):
+        """Fill inputs, outputs and max_batch_size from the ONNX graph, as the native backend does."""
+        config = auto_complete_model_config.as_dict()
+        model_path = _stub_model_path()
+        session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+        batching = signature.supports_batching(session)
+
+        config_file = os.path.join(os.path.dirname(os.path.dirname(model_path)), "config.pbtxt")
+        stated = False
+        if os.path.exists(config_file):
+            with open(config_file) as handle:
+                stated = signature.config_sets_max_batch_size(handle.read())
+        if not stated and batching:
+            auto_complete_model_config.set_max_batch_size(server_flags.default_max_batch_size())
+            if "dynamic_batching" not in config and "sequence_batching" not in config:
+                auto_complete_model_config.set_dynamic_batching()
+        batched = auto_complete_model_config.as_dict()["max_batch_size"] > 0
+
+        if not config["input"]:
+            for node in session.get_inputs():
+                auto_complete_model_config.add_input(signature.tensor_entry(node, batched))
+        if not config["output"]:
+            for node in session.get_outputs():
+                auto_complete_model_config.add_output(signature.tensor_entry(node, batched))
+        return auto_complete_model_config
+
+    def initialize(self, args):
+        self.config = json.loads(args["model_config"])
+        self.name = args["model_name"]
+        self.max_batch_size = int(self.config.get("max_batch_size", 0))
+        model_path = _stub_model_path()
+        kind = args["model_instance_kind"]
+        providers, notes = providers_for(self.config, kind, int(args["model_instance_device_id"]))
+        self.session = ort.InferenceSession(
+            model_path, sess_options=session_options(self.config), providers=providers
+        )
+        self.input_names = [node.name for node in self.session.get_inputs()]
+        self.output_names = [node.name for node in self.session.get_outputs()]
+        log = pb_utils.Logger
+        for note in notes:
+            log.log_warn(f"{self.name}: {note}")
+        log.log_info(
+            f"{self.name} ({args['model_instance_name']}): onnxruntime {ort.__version__}, "
+            f"providers {self.session.get_providers()}, numpy {np.__version__}"
+        )
+
+    def execute(self, requests):
+        """Run the requests the dynamic batcher gathered as one ORT call where shapes allow."""
+        feeds = [self._feeds(request) for request in requests]
+        if len(requests) > 1 and self.max_batch_size > 0 and _same_trailing_shapes(feeds):
+            return self._run_batched(feeds)
+        return [self._run_one(feed) for feed in feeds]
+
+    def _feeds(self, request) -> dict:
+        # as_numpy() is a view of the request's shared memory: no copy before ORT reads it.
+        return {
+            name: pb_utils.get_input_tensor_by_name(request, name).as_numpy()
+            for name in self.input_names
+        }
+
+    def _run_one(self, feed):
+        try:
+            outputs = self.session.run(self.output_names, feed)
+        except Exception as exc:  # noqa: BLE001 - becomes this request's error, not a crash
+            return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"{self.name}: {exc}"))
+        return _response(self.output_names, outputs)
+
+    def _run_batched(self, feeds):
+        sizes = [next(iter(feed.values())).shape[0] for feed in feeds]
+        merged = {name: np.concatenate([f[name] for f in feeds]) for name in self.input_names}
+        try:
+            outputs = self.session.run(self.output_names, merged)
+        except Exception as exc:  # noqa: BLE001
+            error = pb_utils.TritonError(f"{self.name}: {exc}")
+            return [pb_utils.InferenceResponse(error=error) for _ in feeds]
+        bounds = np.cumsum([0] + sizes)
+        return [
+            _response(self.output_names, [out[lo:hi] for out in outputs])
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=False)
+        ]
+
+    def finalize(self):
+        self.session = None
+
+
+def _same_trailing_shapes(feeds) -> bool:
+    first = feeds[0]
+    return all(
+        feed[name].shape[1:] == first[name].shape[1:] for feed in feeds[1:] for name in first
+    )
+
+
+def _response(names, arrays):
+    return pb_utils.InferenceResponse(
+        output_tensors=[
+            pb_utils.Tensor(name, np.ascontiguousarray(a))
+            for name, a in zip(names, arrays, strict=False)
+        ]
+    )

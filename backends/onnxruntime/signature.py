@@ -1,0 +1,52 @@
+"""ONNX Runtime session signature -> Triton config entries (used by auto-complete)."""
+
+from __future__ import annotations
+
+import re
+
+# onnxruntime's type strings -> Triton data types
+ORT_TO_TRITON = {
+    "tensor(float)": "TYPE_FP32",
+    "tensor(float16)": "TYPE_FP16",
+    "tensor(bfloat16)": "TYPE_BF16",
+    "tensor(double)": "TYPE_FP64",
+    "tensor(int8)": "TYPE_INT8",
+    "tensor(int16)": "TYPE_INT16",
+    "tensor(int32)": "TYPE_INT32",
+    "tensor(int64)": "TYPE_INT64",
+    "tensor(uint8)": "TYPE_UINT8",
+    "tensor(uint16)": "TYPE_UINT16",
+    "tensor(uint32)": "TYPE_UINT32",
+    "tensor(uint64)": "TYPE_UINT64",
+    "tensor(bool)": "TYPE_BOOL",
+    "tensor(string)": "TYPE_STRING",
+}
+
+
+def dims_of(shape) -> list[int]:
+    """ORT shape (ints, symbolic names or None) -> Triton dims (-1 for dynamic)."""
+    return [d if isinstance(d, int) and d > 0 else -1 for d in shape]
+
+
+def supports_batching(session) -> bool:
+    """True when every input and output has a dynamic first dimension."""
+    tensors = list(session.get_inputs()) + list(session.get_outputs())
+    return all(len(t.shape) > 0 and dims_of(t.shape)[0] == -1 for t in tensors)
+
+
+def tensor_entry(node, batched: bool) -> dict:
+    """A config input/output entry for one session tensor."""
+    if node.type not in ORT_TO_TRITON:
+        raise ValueError(f"tensor {node.name!r} has type {node.type}, which Triton cannot serve")
+    dims = dims_of(node.shape)
+    return {
+        "name": node.name,
+        "data_type": ORT_TO_TRITON[node.type],
+        "dims": dims[1:] if batched else dims,
+    }
+
+
+def config_sets_max_batch_size(config_text: str) -> bool:
+    """Whether a config.pbtxt states max_batch_size itself (0 included)."""
+    without_comments = re.sub(r"#.*", "", config_text)
+    return re.search(r"(^|[\s{;,])max_batch_size\s*:", without_comments) is not None

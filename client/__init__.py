@@ -1,0 +1,1 @@
+"""client: load generator for Triton over HTTP/gRPC, with or without shared memory."""

@@ -1,0 +1,279 @@
+"""The load loop: N workers, each with its own connection and shared-memory regions."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from client.model_info import ModelInfo
+from client.shm import WorkerRegions, region_prefix
+from client.transport import Transport
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    """How to drive one model: protocol, data path, concurrency and how long."""
+
+    model: str
+    protocol: str = "http"
+    shm: str = "none"
+    concurrency: int = 1
+    requests: int | None = 100
+    duration_s: float | None = None
+    rate: float | None = None  # requests/s; None = closed loop (as fast as concurrency allows)
+    arrival: str = "constant"  # or "poisson" (with rate)
+    batch_size: int = 1
+    warmup_per_worker: int = 1
+    verify_every: int = 0  # 0 = never; N = every Nth request
+    timeout_s: float = 60.0
+
+
+@dataclass
+class WorkerStats:
+    latencies_s: list[float] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    error_examples: dict[str, str] = field(default_factory=dict)
+    verified: int = 0
+    max_abs_diff: float = 0.0
+    cleanup_problems: list[str] = field(default_factory=list)
+
+
+class Schedule:
+    """Hands out request tickets: a count limit or deadline, and optional send times."""
+
+    def __init__(self, profile: LoadProfile):
+        self.profile = profile
+        self._lock = threading.Lock()
+        self._issued = 0
+        self._next_send = 0.0
+        self.started = 0.0
+        self.stop = threading.Event()
+        self._rng = random.Random(0)
+
+    def begin(self) -> None:
+        self.started = self._next_send = time.perf_counter()
+
+    def next(self) -> tuple[int, float] | None:
+        """(index, time to send at) or None when the run is over."""
+        with self._lock:
+            if self.stop.is_set():
+                return None
+            limit = self.profile.requests
+            if limit is not None and self._issued >= limit:
+                return None
+            now = time.perf_counter()
+            if (
+                self.profile.duration_s is not None
+                and now - self.started >= self.profile.duration_s
+            ):
+                return None
+            index = self._issued
+            self._issued += 1
+            send_at = now
+            if self.profile.rate:
+                gap = 1.0 / self.profile.rate
+                if self.profile.arrival == "poisson":
+                    gap = self._rng.expovariate(self.profile.rate)
+                send_at = self._next_send
+                self._next_send += gap
+            return index, send_at
+
+
+def error_kind(exc: BaseException) -> str:
+    """A short label for an error, used for counts and metrics."""
+    status = getattr(exc, "status", None)
+    code = status() if callable(status) else None
+    if code:
+        return str(code).replace("StatusCode.", "").lower()
+    return type(exc).__name__
+
+
+class Worker(threading.Thread):
+    """One closed-loop sender."""
+
+    def __init__(self, index, profile, transport, model, schedule, barrier, reference, metrics):
+        super().__init__(name=f"load-worker-{index}", daemon=True)
+        self.index, self.profile, self.transport, self.model = index, profile, transport, model
+        self.schedule, self.barrier, self.reference, self.metrics = (
+            schedule,
+            barrier,
+            reference,
+            metrics,
+        )
+        self.stats = WorkerStats()
+        self.fatal: BaseException | None = None
+
+    def run(self) -> None:
+        client = None
+        regions = None
+        try:
+            client = self.transport.connect(self.profile.timeout_s)
+            inputs = self.model.make_inputs(self.profile.batch_size, seed=self.index)
+            if self.profile.shm != "none":
+                regions = WorkerRegions(self.profile.shm, client, region_prefix(self.index))
+                regions.prepare(self.model, self.profile.batch_size, inputs)
+            request = self._request(inputs, regions)
+            for _ in range(self.profile.warmup_per_worker):
+                self._infer(client, request)
+            self.barrier.wait()
+            self._loop(client, request, inputs, regions)
+        except threading.BrokenBarrierError:
+            pass  # another worker failed before the run began; it reports why
+        except BaseException as exc:  # noqa: BLE001 - reported by the runner
+            self.fatal = exc
+            self.barrier.abort()
+            self.schedule.stop.set()
+        finally:
+            if regions is not None:
+                self.stats.cleanup_problems += regions.close()
+            if client is not None:
+                client.close()
+
+    def _request(self, inputs, regions):
+        batch, batched = self.profile.batch_size, self.model.batched
+        infer_inputs, outputs = [], []
+        for tensor in self.model.inputs:
+            shape = tensor.shape(batch, batched)
+            if regions is None:
+                infer_inputs.append(
+                    self.transport.infer_input(
+                        tensor.name, shape, tensor.datatype, inputs[tensor.name]
+                    )
+                )
+            else:
+                infer_input = self.transport.infer_input(tensor.name, shape, tensor.datatype, None)
+                region = regions.inputs[tensor.name]
+                infer_input.set_shared_memory(region.name, region.byte_size)
+                infer_inputs.append(infer_input)
+        for tensor in self.model.outputs:
+            output = self.transport.requested_output(tensor.name)
+            if regions is not None:
+                region = regions.outputs[tensor.name]
+                output.set_shared_memory(region.name, region.byte_size)
+            outputs.append(output)
+        return infer_inputs, outputs
+
+    def _infer(self, client, request):
+        infer_inputs, outputs = request
+        kwargs = {"model_version": self.model.version} if self.model.version else {}
+        if self.transport.protocol == "grpc":
+            kwargs["client_timeout"] = self.profile.timeout_s
+        return client.infer(self.model.name, infer_inputs, outputs=outputs, **kwargs)
+
+    def _loop(self, client, request, inputs, regions) -> None:
+        labels = (self.model.name, self.transport.protocol, self.profile.shm)
+        while (ticket := self.schedule.next()) is not None:
+            index, send_at = ticket
+            delay = send_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            self.metrics.started(*labels)
+            began = time.perf_counter()
+            try:
+                result = self._infer(client, request)
+            except Exception as exc:  # noqa: BLE001 - counted by kind, the run goes on
+                kind = error_kind(exc)
+                self.stats.errors[kind] += 1
+                self.stats.error_examples.setdefault(kind, str(exc)[:300])
+                self.metrics.failed(*labels, kind)
+                continue
+            finally:
+                self.metrics.finished(*labels)
+            latency = time.perf_counter() - began
+            self.stats.latencies_s.append(latency)
+            self.metrics.observe(*labels, latency)
+            if self.profile.verify_every and index % self.profile.verify_every == 0:
+                self._verify(result, inputs, regions)
+
+    def _verify(self, result, inputs, regions) -> None:
+        expected = self.reference(inputs)
+        for tensor in self.model.outputs:
+            shape = tensor.shape(self.profile.batch_size, self.model.batched)
+            if regions is None:
+                actual = result.as_numpy(tensor.name)
+            else:
+                actual = regions.read_output(tensor.name, tensor.np_dtype, shape)
+            diff, ok = self.reference.compare(actual, expected[tensor.name])
+            self.stats.max_abs_diff = max(self.stats.max_abs_diff, diff)
+            if not ok:
+                self.stats.errors["mismatch"] += 1
+                self.stats.error_examples.setdefault(
+                    "mismatch", f"output {tensor.name!r}: max abs diff {diff:.3g} vs reference"
+                )
+        self.stats.verified += 1
+
+
+@dataclass
+class LoadResult:
+    """Everything one run measured, before formatting."""
+
+    profile: LoadProfile
+    wall_s: float
+    workers: list[WorkerStats]
+    server_before: dict
+    server_after: dict
+
+    @property
+    def latencies_s(self) -> np.ndarray:
+        return np.array([x for w in self.workers for x in w.latencies_s])
+
+    @property
+    def errors(self) -> Counter:
+        total = Counter()
+        for w in self.workers:
+            total.update(w.errors)
+        return total
+
+
+def run_load(
+    profile: LoadProfile, transport: Transport, model: ModelInfo, reference, metrics, progress=None
+) -> LoadResult:
+    """Drive the model as the profile says; raises the first worker's fatal error."""
+    schedule = Schedule(profile)
+    snapshot: dict = {}
+
+    def server_statistics() -> dict:
+        # A client of its own: tritonclient's HTTP client must stay on the thread that made it.
+        client = transport.connect(profile.timeout_s)
+        try:
+            return transport.statistics(client, model.name, model.version)
+        finally:
+            client.close()
+
+    def window_opens() -> None:  # runs once, in the last worker to get warm
+        snapshot["before"] = server_statistics()
+        schedule.begin()
+
+    barrier = threading.Barrier(profile.concurrency, action=window_opens)
+    workers = [
+        Worker(i, profile, transport, model, schedule, barrier, reference, metrics)
+        for i in range(profile.concurrency)
+    ]
+    try:
+        for worker in workers:
+            worker.start()
+        while any(w.is_alive() for w in workers):
+            for worker in workers:
+                worker.join(timeout=0.2)
+            if progress:
+                progress(
+                    sum(len(w.stats.latencies_s) + sum(w.stats.errors.values()) for w in workers)
+                )
+    except KeyboardInterrupt:
+        schedule.stop.set()
+        barrier.abort()
+        for worker in workers:
+            worker.join()
+        raise
+    finally:
+        wall = time.perf_counter() - schedule.started if schedule.started else 0.0
+    fatal = next((w.fatal for w in workers if w.fatal is not None), None)
+    if fatal is not None:
+        raise fatal
+    after = server_statistics()
+    return LoadResult(profile, wall, [w.stats for w in workers], snapshot.get("before", {}), after)

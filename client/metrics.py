@@ -1,0 +1,78 @@
+"""The client's own Prometheus metrics, so Grafana shows client and server side by side."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+LABELS = ("model", "protocol", "shm")
+# Buckets from 1 ms to 30 s: covers a small transformer up to a full-HD batch of 8 on CPU.
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+
+
+class ClientMetrics:
+    """Latency histogram, in-flight gauge, request and error counters."""
+
+    def __init__(self, port: int = 0, address: str = "127.0.0.1"):
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "tos_client_request_latency_seconds",
+            "Client-side request latency",
+            LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "tos_client_requests_in_flight",
+            "Requests sent and not yet answered",
+            LABELS,
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "tos_client_requests", "Requests answered successfully", LABELS, registry=self.registry
+        )
+        self.errors = Counter(
+            "tos_client_request_errors",
+            "Requests that failed, by kind",
+            (*LABELS, "kind"),
+            registry=self.registry,
+        )
+        self.server = None
+        if port:
+            self.server, _ = start_http_server(port, addr=address, registry=self.registry)
+
+    def started(self, *labels: str) -> None:
+        self.in_flight.labels(*labels).inc()
+
+    def finished(self, *labels: str) -> None:
+        self.in_flight.labels(*labels).dec()
+
+    def observe(self, *labels_and_latency) -> None:
+        *labels, latency = labels_and_latency
+        self.latency.labels(*labels).observe(latency)
+        self.requests.labels(*labels).inc()
+
+    def failed(self, *labels_and_kind: str) -> None:
+        self.errors.labels(*labels_and_kind).inc()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()

@@ -1,0 +1,129 @@
+"""Shared-memory regions for one load worker: created, registered, and always cleaned up.
+
+Each worker owns one region per input tensor (written once, reused by every request)
+and one per output tensor. `close()` unregisters them from the server and unlinks or
+frees them locally; the worker calls it on normal exit, on errors and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from client.model_info import ModelInfo
+
+SHM_MODES = ("none", "system", "cuda")
+
+
+class ShmUnavailableError(RuntimeError):
+    """The requested shared-memory kind cannot be used on this machine."""
+
+
+def load_cuda_shm():
+    """tritonclient's CUDA shm module, or a ShmUnavailableError that says what is missing."""
+    try:
+        import tritonclient.utils.cuda_shared_memory as cuda_shm  # noqa: PLC0415
+
+        probe = cuda_shm.create_shared_memory_region("tos_cuda_probe", 64, 0)
+        cuda_shm.destroy_shared_memory_region(probe)
+    except Exception as exc:  # noqa: BLE001 - any failure means no usable CUDA here
+        raise ShmUnavailableError(
+            "--shm cuda needs an NVIDIA GPU with its driver and the cuda-python package "
+            f"(pip install 'tritonclient[cuda]'); here: {type(exc).__name__}: {exc}. "
+            "Use --shm system or --shm none on this machine."
+        ) from exc
+    return cuda_shm
+
+
+@dataclass
+class Region:
+    """One registered region holding one tensor."""
+
+    name: str
+    byte_size: int
+    handle: object = None
+
+
+@dataclass
+class WorkerRegions:
+    """The regions of one worker, of kind `system` or `cuda`."""
+
+    kind: str
+    client: object
+    prefix: str
+    device_id: int = 0
+    inputs: dict[str, Region] = field(default_factory=dict)
+    outputs: dict[str, Region] = field(default_factory=dict)
+    _registered: list[str] = field(default_factory=list)
+    _created: list[Region] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.kind == "system":
+            import tritonclient.utils.shared_memory as system_shm  # noqa: PLC0415
+
+            self._lib = system_shm
+        elif self.kind == "cuda":
+            self._lib = load_cuda_shm()
+        else:
+            raise ValueError(f"unknown shared-memory kind {self.kind!r}")
+
+    def _create(self, name: str, byte_size: int) -> Region:
+        region = Region(name, byte_size)
+        if self.kind == "system":
+            key = f"/{name}"
+            region.handle = self._lib.create_shared_memory_region(name, key, byte_size)
+            self._created.append(region)
+            self.client.register_system_shared_memory(name, key, byte_size)
+        else:
+            region.handle = self._lib.create_shared_memory_region(name, byte_size, self.device_id)
+            self._created.append(region)
+            raw = self._lib.get_raw_handle(region.handle)
+            self.client.register_cuda_shared_memory(name, raw, self.device_id, byte_size)
+        self._registered.append(name)
+        return region
+
+    def prepare(self, model: ModelInfo, batch_size: int, inputs: dict[str, np.ndarray]) -> None:
+        """Create every region and write the inputs once."""
+        for i, tensor in enumerate(model.inputs):
+            region = self._create(
+                f"{self.prefix}_in{i}", tensor.byte_size(batch_size, model.batched)
+            )
+            self._lib.set_shared_memory_region(region.handle, [inputs[tensor.name]])
+            self.inputs[tensor.name] = region
+        for i, tensor in enumerate(model.outputs):
+            size = tensor.byte_size(batch_size, model.batched)
+            self.outputs[tensor.name] = self._create(f"{self.prefix}_out{i}", size)
+
+    def read_output(self, name: str, dtype, shape: list[int]) -> np.ndarray:
+        """A copy of one output tensor."""
+        view = self._lib.get_contents_as_numpy(self.outputs[name].handle, dtype, shape)
+        return np.array(view, copy=True)
+
+    def close(self) -> list[str]:
+        """Unregister and free every region; returns what could not be cleaned (empty if all)."""
+        problems = []
+        unregister = (
+            self.client.unregister_system_shared_memory
+            if self.kind == "system"
+            else self.client.unregister_cuda_shared_memory
+        )
+        for name in self._registered:
+            try:
+                unregister(name)
+            except Exception as exc:  # noqa: BLE001 - the server may already be gone
+                problems.append(f"unregister {name}: {exc}")
+        self._registered.clear()
+        for region in self._created:
+            try:
+                self._lib.destroy_shared_memory_region(region.handle)
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"free {region.name}: {exc}")
+        self._created.clear()
+        return problems
+
+
+def region_prefix(worker: int) -> str:
+    """Region names unique to this process and worker (several clients may share a server)."""
+    return f"tos_{os.getpid()}_w{worker}"

@@ -1,0 +1,1 @@
+"""exporter: PyTorch models -> verified ONNX -> a Triton model repository."""

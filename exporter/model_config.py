@@ -1,0 +1,131 @@
+"""Triton `config.pbtxt` generated from an ONNX signature, through Triton's own schema.
+
+Configs are built as `model_config_pb2.ModelConfig` messages (the schema tritonclient
+ships) and re-parsed after formatting, so a misspelt field can never reach the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import onnx
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
+
+# ONNX element type -> Triton data type (the pairs Triton's ONNX Runtime backend maps).
+ONNX_TO_TRITON = {
+    onnx.TensorProto.FLOAT: mc.TYPE_FP32,
+    onnx.TensorProto.FLOAT16: mc.TYPE_FP16,
+    onnx.TensorProto.BFLOAT16: mc.TYPE_BF16,
+    onnx.TensorProto.DOUBLE: mc.TYPE_FP64,
+    onnx.TensorProto.INT8: mc.TYPE_INT8,
+    onnx.TensorProto.INT16: mc.TYPE_INT16,
+    onnx.TensorProto.INT32: mc.TYPE_INT32,
+    onnx.TensorProto.INT64: mc.TYPE_INT64,
+    onnx.TensorProto.UINT8: mc.TYPE_UINT8,
+    onnx.TensorProto.UINT16: mc.TYPE_UINT16,
+    onnx.TensorProto.UINT32: mc.TYPE_UINT32,
+    onnx.TensorProto.UINT64: mc.TYPE_UINT64,
+    onnx.TensorProto.BOOL: mc.TYPE_BOOL,
+    onnx.TensorProto.STRING: mc.TYPE_STRING,
+}
+
+
+class UnsupportedModelError(ValueError):
+    """The ONNX model has a tensor Triton cannot describe."""
+
+
+@dataclass(frozen=True)
+class TensorSignature:
+    """One graph input or output: name, Triton type and dims (-1 for dynamic)."""
+
+    name: str
+    data_type: int
+    dims: tuple[int, ...]
+    batch_dynamic: bool  # first dim is symbolic (or -1), i.e. a batch axis
+
+
+@dataclass
+class ServingOptions:
+    """Knobs of the generated config that do not come from the ONNX graph."""
+
+    default_max_batch_size: int = 8
+    instance_count: int = 1
+    instance_kind: str = "KIND_CPU"  # KIND_GPU on a GPU host
+    max_queue_delay_us: int = 200
+    default_model_filename: str = "model.onnx"
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+def _tensor_signature(value: onnx.ValueInfoProto, model_name: str) -> TensorSignature:
+    tensor_type = value.type.tensor_type
+    if not value.type.HasField("tensor_type"):
+        raise UnsupportedModelError(
+            f"model {model_name!r}: tensor {value.name!r} is not a plain tensor "
+            f"(sequence/map types cannot be served by the ONNX Runtime backend)"
+        )
+    if tensor_type.elem_type not in ONNX_TO_TRITON:
+        type_name = onnx.TensorProto.DataType.Name(tensor_type.elem_type)
+        raise UnsupportedModelError(
+            f"model {model_name!r}: tensor {value.name!r} has element type {type_name}, "
+            f"which Triton has no data type for; cast it in the graph before exporting"
+        )
+    if not tensor_type.HasField("shape"):
+        raise UnsupportedModelError(
+            f"model {model_name!r}: tensor {value.name!r} has no shape (unknown rank); "
+            f"export with a fixed rank or run onnx shape inference first"
+        )
+    dims = tuple(
+        d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else -1
+        for d in tensor_type.shape.dim
+    )
+    batch_dynamic = bool(dims) and dims[0] == -1
+    return TensorSignature(value.name, ONNX_TO_TRITON[tensor_type.elem_type], dims, batch_dynamic)
+
+
+def onnx_signature(model: onnx.ModelProto, model_name: str):
+    """Inputs and outputs of a graph (initializers listed as inputs are left out)."""
+    initializers = {init.name for init in model.graph.initializer}
+    inputs = [
+        _tensor_signature(v, model_name) for v in model.graph.input if v.name not in initializers
+    ]
+    outputs = [_tensor_signature(v, model_name) for v in model.graph.output]
+    return inputs, outputs
+
+
+def build_model_config(
+    name: str, model: onnx.ModelProto, options: ServingOptions
+) -> mc.ModelConfig:
+    """A complete ModelConfig for serving `model` with the ONNX Runtime backend."""
+    inputs, outputs = onnx_signature(model, name)
+    batched = all(t.batch_dynamic for t in inputs + outputs)
+    config = mc.ModelConfig(name=name, backend="onnxruntime")
+    config.max_batch_size = options.default_max_batch_size if batched else 0
+    if options.default_model_filename != "model.onnx":
+        config.default_model_filename = options.default_model_filename
+    for tensor, target in [(t, config.input.add()) for t in inputs] + [
+        (t, config.output.add()) for t in outputs
+    ]:
+        target.name = tensor.name
+        target.data_type = tensor.data_type
+        target.dims.extend(tensor.dims[1:] if batched else tensor.dims)
+    group = config.instance_group.add()
+    group.count = options.instance_count
+    group.kind = mc.ModelInstanceGroup.Kind.Value(options.instance_kind)
+    if batched:
+        config.dynamic_batching.max_queue_delay_microseconds = options.max_queue_delay_us
+    for key, value in options.parameters.items():
+        config.parameters[key].string_value = value
+    return config
+
+
+def to_pbtxt(config: mc.ModelConfig) -> str:
+    """Text form of a config, checked by parsing it back through the schema."""
+    text = text_format.MessageToString(config)
+    parse_pbtxt(text)
+    return text
+
+
+def parse_pbtxt(text: str) -> mc.ModelConfig:
+    """Parse config.pbtxt text with Triton's schema (raises on unknown fields)."""
+    return text_format.Parse(text, mc.ModelConfig())

@@ -1,0 +1,127 @@
+"""`make up` on the local path: export -> serve -> load -> report, leaving the server up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import stack_settings
+from local_stack import server, triton_metrics
+
+BUILTIN_MODELS = ("simple_cnn", "simple_transformer")
+
+
+def run_dir() -> Path:
+    return stack_settings.get_path("STACK_RUN_DIR")
+
+
+def _step(title: str) -> None:
+    print(f"\n==> {title}", flush=True)
+
+
+def export(repository: Path) -> None:
+    """Run the exporter service (a separate process, as its container would be)."""
+    env = os.environ | {"MODEL_REPOSITORY": str(repository)}
+    subprocess.run(
+        [sys.executable, "-m", "exporter", "--repository", str(repository)], check=True, env=env
+    )
+
+
+def load(models: tuple[str, ...], report_dir: Path, repository: Path) -> list[dict]:
+    """Run the client service once per model; returns the summaries it wrote."""
+    summaries = []
+    for model in models:
+        command = [
+            sys.executable,
+            "-m",
+            "client",
+            "--model",
+            model,
+            "--protocol",
+            stack_settings.get("LOAD_PROTOCOL"),
+            "--shm",
+            stack_settings.get("LOAD_SHM"),
+            "--concurrency",
+            stack_settings.get("LOAD_CONCURRENCY"),
+            "--requests",
+            stack_settings.get("LOAD_REQUESTS"),
+            "--verify",
+            "--model-repository",
+            str(repository),
+            "--report",
+            str(report_dir / model),
+        ]
+        subprocess.run(command, check=True)
+        summaries += json.loads((report_dir / model / "summary.json").read_text())
+    return summaries
+
+
+def write_report(summaries: list[dict], report_dir: Path, log_file: Path) -> Path:
+    """report.md: client numbers beside what Triton's metrics endpoint counted."""
+    success = triton_metrics.per_model("nv_inference_request_success")
+    lines = [
+        "# triton-onnx-stack: local run",
+        "",
+        f"machine: {summaries[0]['machine']}",
+        "",
+        "| model | protocol | shm | conc | ok | failed | req/s | p50 ms | p99 ms | max diff vs ORT | Triton success (all time) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        lines.append(
+            f"| {s['model']} | {s['protocol']} | {s['shm']} | {s['concurrency']} | {s['requests_ok']} | "
+            f"{s['requests_failed']} | {s['throughput_rps']} | {s['latency_ms'].get('p50')} | "
+            f"{s['latency_ms'].get('p99')} | {s['max_abs_diff']:.3g} | {int(success.get(s['model'], 0))} |"
+        )
+    lines += ["", f"Triton log: {log_file}", ""]
+    path = report_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def up() -> int:
+    """The whole local pipeline; the server keeps running afterwards."""
+    repository = stack_settings.get_path("MODEL_REPOSITORY")
+    runs = run_dir()
+    report_dir = runs / "reports" / time.strftime("%Y%m%d-%H%M%S")
+    _step(f"export built-in models into {repository}")
+    export(repository)
+    _step("start tritonserver (nvidia-pytriton, Python-based onnxruntime backend)")
+    process = server.start(repository, runs)
+    print(f"ready: {server.http_url()} (pid {process.pid()}, log {process.log_file})")
+    for name, state in sorted(server.model_states().items()):
+        print(f"  {name}: {state}")
+    _step(
+        "load: client over "
+        + stack_settings.get("LOAD_PROTOCOL")
+        + ", shm "
+        + stack_settings.get("LOAD_SHM")
+    )
+    summaries = load(BUILTIN_MODELS, report_dir, repository)
+    _step("report")
+    report = write_report(summaries, report_dir, process.log_file)
+    print(report.read_text())
+    latest = runs / "reports" / "latest"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(report_dir.name)
+    print(f"report: {report}")
+    print(f"Triton keeps serving on {server.http_url()}; stop everything with `make down`.")
+    return 0
+
+
+def down() -> int:
+    """Stop what `up` started (by pid); safe to run when nothing runs."""
+    stopped = server.triton_process(run_dir()).stop()
+    print("tritonserver stopped" if stopped else "tritonserver was not running")
+    return 0
+
+
+def status() -> int:
+    pid = server.triton_process(run_dir()).pid()
+    ready = server.is_ready()
+    print(f"tritonserver: {'pid ' + str(pid) if pid else 'not running'}, ready={ready}")
+    return 0 if pid and ready else 1

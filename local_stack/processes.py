@@ -1,0 +1,97 @@
+"""Background processes owned by the local stack: started with a pid file, stopped by pid."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    """A named background process with its pid file and log under the run folder."""
+
+    name: str
+    run_dir: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "pids" / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / "logs" / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """The pid if the process recorded in the pid file is still alive (and is ours)."""
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+            marker = self.pid_file.read_text().split(maxsplit=1)[1].strip()
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            return None
+        if marker not in cmdline:  # the pid was reused by something else
+            return None
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return None if state == "Z" else pid
+
+    def start(
+        self, command: list[str], env: dict[str, str], cwd: Path | None = None
+    ) -> subprocess.Popen:
+        """Start in its own session (survives this process), output appended to the log.
+
+        Watch start-up through the returned Popen: until exec completes, /proc still
+        shows this interpreter's command line and pid() cannot recognise the child.
+        """
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{process.pid} {command[0]}\n")
+        return process
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM, wait for a graceful exit, SIGKILL after `timeout`. True if it was running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.pid() is not None:
+            _reap(pid)
+            time.sleep(0.1)
+        if self.pid() is not None:
+            os.killpg(pid, signal.SIGKILL)
+            time.sleep(0.2)
+            _reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the log, for error messages."""
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log yet)"
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the process is our child (started in this interpreter)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

@@ -1,0 +1,122 @@
+"""Fixtures: a real local stack (tritonserver + our backend) on small models.
+
+Ports are moved off the defaults so tests never collide with a `make up` stack.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.stack import RunningStack
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Small sizes keep the suite quick on 2 cores; test_make_up runs the seed sizes.
+SMALL_MODELS = {
+    "CNN_HEIGHT": "64",
+    "CNN_WIDTH": "96",
+    "TRANSFORMER_SEQ_LEN": "8",
+    "TRANSFORMER_D_MODEL": "64",
+    "TRANSFORMER_HEADS": "2",
+    "TRANSFORMER_LAYERS": "2",
+}
+TEST_PORTS = {
+    "TRITON_HTTP_PORT": "18100",
+    "TRITON_GRPC_PORT": "18101",
+    "TRITON_METRICS_PORT": "18102",
+    "CLIENT_METRICS_PORT": "0",
+}
+
+
+def run_module(
+    module: str, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600
+):
+    """Run `python -m module args` as a separate process (services meet only over the wire)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=PROJECT_ROOT,
+        env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def stack_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def stack_environment(stack_dir):
+    """Settings of the test stack, applied to os.environ for this session."""
+    values = (
+        SMALL_MODELS
+        | TEST_PORTS
+        | {
+            "MODEL_REPOSITORY": str(stack_dir / "model_repository"),
+            "STACK_RUN_DIR": str(stack_dir / "run"),
+        }
+    )
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    yield values
+    for key, old in saved.items():
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+
+
+@pytest.fixture(scope="session")
+def repository(stack_environment) -> Path:
+    """The built-in models (small) plus test-only models, exported once per session."""
+    path = Path(stack_environment["MODEL_REPOSITORY"])
+    result = run_module("exporter", "--repository", str(path), check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    add_autocomplete_models(path)
+    return path
+
+
+def add_autocomplete_models(repository: Path) -> None:
+    """Configs that leave max_batch_size (and the tensors) for the backend to fill in."""
+    source = repository / "simple_transformer" / "1" / "model.onnx"
+    for name, config in {
+        "auto_batch": 'backend: "onnxruntime"\n',
+        "explicit_no_batch": 'backend: "onnxruntime"\nmax_batch_size: 0\n',
+    }.items():
+        (repository / name / "1").mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, repository / name / "1" / "model.onnx")
+        (repository / name / "config.pbtxt").write_text(config)
+
+
+@pytest.fixture(scope="session")
+def local_stack(repository, stack_environment) -> RunningStack:
+    """A real tritonserver on the test repository, stopped at the end of the session."""
+    from local_stack import server  # noqa: PLC0415
+
+    run_dir = Path(stack_environment["STACK_RUN_DIR"])
+    process = server.start(repository, run_dir)
+    try:
+        yield RunningStack(
+            http=f"127.0.0.1:{TEST_PORTS['TRITON_HTTP_PORT']}",
+            grpc=f"127.0.0.1:{TEST_PORTS['TRITON_GRPC_PORT']}",
+            metrics_url=f"http://127.0.0.1:{TEST_PORTS['TRITON_METRICS_PORT']}/metrics",
+            repository=repository,
+            log_file=process.log_file,
+        )
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(local_stack) -> RunningStack:
+    """The stack under test; tests/e2e overrides this with the compose stack."""
+    return local_stack

@@ -1,0 +1,88 @@
+"""The client as users run it: every protocol x data path, verified against ORT, cleaned up."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import tritonclient.http as httpclient
+
+from tests.conftest import run_module
+
+
+def shm_files() -> set[str]:
+    return {name for name in os.listdir("/dev/shm") if name.startswith("tos_")}
+
+
+@pytest.mark.parametrize("shm", ["none", "system"])
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_client_verifies_and_reports(stack, tmp_path, protocol, shm):
+    url = stack.http if protocol == "http" else stack.grpc
+    result = run_module(
+        "client",
+        "--model",
+        "simple_transformer",
+        "--protocol",
+        protocol,
+        "--shm",
+        shm,
+        "--concurrency",
+        "2",
+        "--requests",
+        "10",
+        "--verify",
+        "--url",
+        url,
+        "--model-repository",
+        str(stack.repository),
+        "--report",
+        str(tmp_path),
+        "--quiet",
+        "--metrics-port",
+        "0",
+    )
+    (summary,) = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["requests_ok"] == 10 and summary["requests_failed"] == 0, result.stderr
+    assert summary["verified"] == 10
+    assert summary["max_abs_diff"] <= 1e-6
+    assert summary["server"]["success"] == 10  # the server counted the same window
+    assert set(summary["latency_ms"]) >= {"p50", "p90", "p95", "p99", "max"}
+    assert (tmp_path / "summary.csv").read_text().count("\n") == 2
+    assert not shm_files(), "shared-memory files left in /dev/shm"
+    status = httpclient.InferenceServerClient(stack.http).get_system_shared_memory_status()
+    assert not [r for r in status if r["name"].startswith("tos_")], "regions left registered"
+
+
+def test_unknown_model_exits_non_zero_naming_it(stack):
+    result = run_module(
+        "client",
+        "--model",
+        "no_such_model",
+        "--requests",
+        "1",
+        "--url",
+        stack.http,
+        "--metrics-port",
+        "0",
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "no_such_model" in result.stderr and "simple_cnn" in result.stderr
+
+
+def test_unreachable_server_exits_non_zero_naming_it():
+    result = run_module(
+        "client",
+        "--model",
+        "simple_cnn",
+        "--requests",
+        "1",
+        "--url",
+        "127.0.0.1:1",
+        "--metrics-port",
+        "0",
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "cannot reach Triton at 127.0.0.1:1" in result.stderr

@@ -1,0 +1,67 @@
+"""Helpers of the Python-based onnxruntime backend (imported the way the stub does)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backends" / "onnxruntime"))
+import server_flags  # noqa: E402
+import signature  # noqa: E402
+
+COMPOSE_LIKE = [
+    "tritonserver",
+    "--model-repository=/models",
+    "--backend-config=onnxruntime,default-max-batch-size=8",
+    "--backend-config=python,shm-default-byte-size=67108864,shm-growth-byte-size=1",
+]
+
+
+def test_reads_default_max_batch_size_for_onnxruntime():
+    assert server_flags.default_max_batch_size(COMPOSE_LIKE) == 8
+
+
+def test_space_separated_flag_and_global_form():
+    assert (
+        server_flags.default_max_batch_size(
+            ["x", "--backend-config", "onnxruntime,default-max-batch-size=6"]
+        )
+        == 6
+    )
+    assert (
+        server_flags.default_max_batch_size(["x", "--backend-config=default-max-batch-size=5"]) == 5
+    )
+
+
+def test_backend_specific_value_wins_over_global():
+    argv = [
+        "x",
+        "--backend-config=default-max-batch-size=5",
+        "--backend-config=onnxruntime,default-max-batch-size=7",
+    ]
+    assert server_flags.default_max_batch_size(argv) == 7
+
+
+def test_falls_back_to_tritons_default_of_4():
+    assert (
+        server_flags.default_max_batch_size(
+            ["x", "--backend-config=python,shm-default-byte-size=1"]
+        )
+        == 4
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "stated"),
+    [
+        ('backend: "onnxruntime"\n', False),
+        ('backend: "onnxruntime"\nmax_batch_size: 0\n', True),
+        ('name: "m" max_batch_size:16', True),
+        ('# max_batch_size: 8\nbackend: "onnxruntime"', False),
+        ('parameters { key: "my_max_batch_size" value { string_value: "1" } }', False),
+    ],
+)
+def test_config_sets_max_batch_size(text, stated):
+    assert signature.config_sets_max_batch_size(text) is stated
