@@ -26,12 +26,21 @@ SMALL_MODELS = {
     "TRANSFORMER_HEADS": "2",
     "TRANSFORMER_LAYERS": "2",
 }
-TEST_PORTS = {
-    "TRITON_HTTP_PORT": "18100",
-    "TRITON_GRPC_PORT": "18101",
-    "TRITON_METRICS_PORT": "18102",
-    "CLIENT_METRICS_PORT": "0",
-}
+# TEST_PORT_BASE moves every test port, so several checkouts can run tests side by side.
+PORT_BASE = int(os.environ.get("TEST_PORT_BASE", "18100"))
+
+
+def ports_at(offset: int) -> dict[str, str]:
+    """Triton's three ports for one test server, `offset` apart from the others."""
+    base = PORT_BASE + offset
+    return {
+        "TRITON_HTTP_PORT": str(base),
+        "TRITON_GRPC_PORT": str(base + 1),
+        "TRITON_METRICS_PORT": str(base + 2),
+    }
+
+
+TEST_PORTS = ports_at(0) | {"CLIENT_METRICS_PORT": "0"}
 
 
 def run_module(

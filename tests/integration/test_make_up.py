@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.conftest import SMALL_MODELS, run_module
+from tests.conftest import SMALL_MODELS, ports_at, run_module
 
 pytestmark = pytest.mark.seed_size
 
@@ -15,15 +15,16 @@ pytestmark = pytest.mark.seed_size
 @pytest.fixture
 def up_env(tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SMALL_MODELS}  # .env's seed sizes
-    return env | {
-        "MODEL_REPOSITORY": str(tmp_path / "model_repository"),
-        "STACK_RUN_DIR": str(tmp_path / "run"),
-        "TRITON_HTTP_PORT": "18300",
-        "TRITON_GRPC_PORT": "18301",
-        "TRITON_METRICS_PORT": "18302",
-        "CLIENT_METRICS_PORT": "0",
-        "LOAD_REQUESTS": "3",
-    }
+    return (
+        env
+        | ports_at(20)
+        | {
+            "MODEL_REPOSITORY": str(tmp_path / "model_repository"),
+            "STACK_RUN_DIR": str(tmp_path / "run"),
+            "CLIENT_METRICS_PORT": "0",
+            "LOAD_REQUESTS": "3",
+        }
+    )
 
 
 def test_make_up_runs_the_pipeline_and_down_stops_it(up_env, tmp_path):

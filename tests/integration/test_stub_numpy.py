@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from local_stack import server
+from tests.conftest import ports_at
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +59,7 @@ def test_launcher_refuses_numpy_2(numpy2_env):
 def test_backend_refuses_to_load_under_numpy_2(numpy2_env, repository, tmp_path, monkeypatch):
     # Bypass the launcher's check to prove the backend's own guard: the model must fail to
     # load loudly instead of serving empty outputs.
-    for port, value in {
-        "TRITON_HTTP_PORT": "18200",
-        "TRITON_GRPC_PORT": "18201",
-        "TRITON_METRICS_PORT": "18202",
-    }.items():
+    for port, value in ports_at(10).items():
         monkeypatch.setenv(port, value)
     one_model = tmp_path / "repo"
     shutil.copytree(repository / "simple_transformer", one_model / "simple_transformer")
