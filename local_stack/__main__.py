@@ -5,7 +5,12 @@ import sys
 from local_stack import pipeline
 from local_stack.server import ServerStartError
 
-COMMANDS = {"up": pipeline.up, "down": pipeline.down, "status": pipeline.status}
+COMMANDS = {
+    "up": pipeline.up,
+    "serve": pipeline.serve,
+    "down": pipeline.down,
+    "status": pipeline.status,
+}
 
 if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
     print(f"usage: python -m local_stack {{{'|'.join(COMMANDS)}}}", file=sys.stderr)

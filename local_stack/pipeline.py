@@ -113,6 +113,13 @@ def up() -> int:
     return 0
 
 
+def serve() -> int:
+    """Start tritonserver on the existing repository (no export, no load): for scripts."""
+    process = server.start(stack_settings.get_path("MODEL_REPOSITORY"), run_dir())
+    print(f"ready: {server.http_url()} (pid {process.pid()}, log {process.log_file})")
+    return 0
+
+
 def down() -> int:
     """Stop what `up` started (by pid); safe to run when nothing runs."""
     stopped = server.triton_process(run_dir()).stop()

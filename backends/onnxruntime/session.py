@@ -44,9 +44,21 @@ def _tensorrt_options(accelerator: dict) -> dict:
     return options
 
 
+def _preload_cuda_libraries() -> None:
+    """Let onnxruntime-gpu find CUDA/cuDNN from pip's nvidia-* packages (no LD_LIBRARY_PATH)."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        try:
+            preload()
+        except Exception:  # noqa: BLE001 - system-wide CUDA may still be found by the loader
+            pass
+
+
 def providers_for(config: dict, instance_kind: str, device_id: int) -> tuple[list, list[str]]:
     """Execution providers for this instance, plus notes on anything asked for but missing."""
     available = set(ort.get_available_providers())
+    if instance_kind == "GPU" and "CUDAExecutionProvider" in available:
+        _preload_cuda_libraries()
     notes: list[str] = []
     providers: list = []
     if instance_kind == "GPU":

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# GPU proof of the local path (issue 7): export on the GPU machine, serve with instance kind GPU,
+# then scripts/gpu_check.py checks CUDA shm parity, GPU metrics, CUDA/TensorRT EPs and cleanup.
+#
+#   scripts/gpu-check.sh [OUT_DIR]
+#
+# GPU_CHECK_WHEELS: folder of wheels to install over the machine's Python (default .whl; on the lent
+#   GPU machine nothing can be downloaded, so nvidia-pytriton, numpy<2, tritonclient and
+#   onnxruntime-gpu travel as wheels: see docs/gpu/README.md).
+# GPU_CHECK_VENV: the venv to use or create (default /tmp/tos-gpu-venv, over the machine's packages).
+# GPU_CHECK_CPU_SMOKE=1: run on a machine without a GPU, skipping the CUDA-only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out_dir=${1:-${OUT:-/tmp/gpu-check-out}}
+venv=${GPU_CHECK_VENV:-/tmp/tos-gpu-venv}
+wheels=${GPU_CHECK_WHEELS:-.whl}
+work=${GPU_CHECK_WORK:-/tmp/tos-gpu}
+mkdir -p "$out_dir" "$work"
+
+if [ ! -x "$venv/bin/python" ]; then
+  # Over the machine's own packages (torch, onnx, onnxscript...), with ours taking precedence:
+  # above all numpy<2, which Triton 2.51's python backend stub needs (numpy 2 empties outputs).
+  python3 -m venv "$venv"
+  # --system-site-packages would expose the BASE interpreter's packages, not those of the venv
+  # the machine's python3 may itself be; a .pth appends the latter after ours.
+  machine_site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  venv_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$machine_site" >"$venv_site/machine-packages.pth"
+fi
+if compgen -G "$wheels/*.whl" >/dev/null; then
+  "$venv/bin/python" -m pip install -q --no-index --no-deps --no-compile "$wheels"/*.whl
+fi
+py="$venv/bin/python"
+
+export MODEL_REPOSITORY="$work/model_repository" STACK_RUN_DIR="$work/run"
+if [ "${GPU_CHECK_CPU_SMOKE:-0}" = 1 ]; then
+  export INSTANCE_KIND=KIND_CPU; smoke=--no-gpu-ok
+else
+  export INSTANCE_KIND=KIND_GPU; smoke=
+fi
+
+trap '"$py" -m local_stack down >/dev/null 2>&1 || true; cp -f "$work/run/logs/tritonserver.log" "$out_dir/" 2>/dev/null || true' EXIT
+echo "==> export ($INSTANCE_KIND)"
+"$py" -m exporter --repository "$MODEL_REPOSITORY" 2>&1 | tail -8
+echo "==> serve"
+"$py" -m local_stack serve
+echo "==> checks"
+set -o pipefail
+"$py" scripts/gpu_check.py --out "$work/runs" $smoke 2>&1 | tee "$out_dir/gpu-check.log"

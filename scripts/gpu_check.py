@@ -1,0 +1,304 @@
+"""GPU proof for the local path: CUDA shared memory, GPU metrics, CUDA/TensorRT execution.
+
+Run by scripts/gpu-check.sh on a GPU machine with tritonserver already serving the
+built-in models (instance kind GPU). Prints one line per check, PASS or FAIL, and exits
+non-zero if any check fails. Also runs (and reports FAIL for) the CUDA-shm checks on a
+machine without a GPU, so the script itself is testable anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import stack_settings  # noqa: E402
+from local_stack import triton_metrics  # noqa: E402
+
+MODELS = ("simple_cnn", "simple_transformer")
+GPU_METRICS = ("nv_gpu_utilization", "nv_gpu_memory_used_bytes", "nv_gpu_power_usage")
+results: list[tuple[str, bool, str]] = []
+
+
+def check(name: str, ok: bool, detail: str = "") -> bool:
+    results.append((name, ok, detail))
+    print(f"{'PASS' if ok else 'FAIL'}  {name}  {detail}", flush=True)
+    return ok
+
+
+def skip(name: str, reason: str) -> None:
+    """A check that cannot run on this machine: reported, not counted as passed or failed."""
+    print(f"SKIP  {name}  {reason}", flush=True)
+
+
+def header() -> None:
+    from importlib.metadata import version
+
+    import onnxruntime as ort
+
+    try:
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except FileNotFoundError:
+        smi = "none (nvidia-smi not found)"
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    print(f"host: {platform.node()} {platform.machine()} cores={os.cpu_count()}")
+    print(f"gpu: {smi}")
+    print(
+        f"python {sys.version.split()[0]}, numpy {np.__version__}, onnxruntime {ort.__version__} "
+        f"providers={ort.get_available_providers()}, tritonclient {version('tritonclient')}"
+    )
+    try:
+        import torch
+
+        print(f"torch {torch.__version__} cuda={torch.cuda.is_available()}")
+    except ImportError:
+        print("torch: not installed")
+
+
+def server_version(http: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{http}/v2", timeout=5) as response:
+        return json.load(response)["version"]
+
+
+def run_client(model: str, protocol: str, shm: str, batch: int, url: str, repo: Path, out: Path):
+    """One verified client run; returns its summary (or None and the error text)."""
+    report = out / f"{model}-{protocol}-{shm}-b{batch}"
+    command = [
+        sys.executable,
+        "-m",
+        "client",
+        "--model",
+        model,
+        "--protocol",
+        protocol,
+        "--shm",
+        shm,
+        "--batch-size",
+        str(batch),
+        "--concurrency",
+        "2",
+        "--requests",
+        "8",
+        "--verify",
+        "--url",
+        url,
+        "--model-repository",
+        str(repo),
+        "--report",
+        str(report),
+        "--quiet",
+        "--metrics-port",
+        "0",
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None, (done.stderr or done.stdout).strip().splitlines()[-1:]
+    return json.loads((report / "summary.json").read_text())[0], None
+
+
+def check_parity(http: str, grpc: str, repo: Path, out: Path, shms: list[str]) -> None:
+    for model in MODELS:
+        for protocol, url in (("http", http), ("grpc", grpc)):
+            for shm in shms:
+                for batch in (1, 4):
+                    summary, error = run_client(model, protocol, shm, batch, url, repo, out)
+                    name = f"parity {model} {protocol} shm={shm} batch={batch}"
+                    if summary is None:
+                        check(name, False, f"client failed: {error}")
+                        continue
+                    ok = summary["requests_failed"] == 0 and summary["verified"] == 8
+                    check(
+                        name,
+                        ok,
+                        f"max abs diff vs in-process ORT {summary['max_abs_diff']:.3g} "
+                        f"(tol 1e-3), p50 {summary['latency_ms'].get('p50')} ms",
+                    )
+
+
+def gpu_samples(metrics_url: str) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for sample in triton_metrics.read_samples(metrics_url):
+        if sample.name in GPU_METRICS:
+            values[sample.name] = max(values.get(sample.name, 0.0), sample.value)
+    return values
+
+
+def check_gpu_metrics(metrics_url: str, grpc_url: str) -> None:
+    idle = gpu_samples(metrics_url)
+    print(f"idle gpu metrics: {idle}")
+    for name in GPU_METRICS:
+        check(f"metric {name} exported", name in idle)
+    peaks: dict[str, float] = dict(idle)
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            for key, value in gpu_samples(metrics_url).items():
+                peaks[key] = max(peaks.get(key, 0.0), value)
+            time.sleep(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "client",
+            "--model",
+            "simple_transformer",
+            "--protocol",
+            "grpc",
+            "--shm",
+            "cuda",
+            "--batch-size",
+            "8",
+            "--concurrency",
+            "4",
+            "--duration",
+            "12",
+            "--url",
+            grpc_url,
+            "--quiet",
+            "--metrics-port",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    stop.set()
+    sampler.join()
+    print(f"peak gpu metrics under load: {peaks}")
+    for name in GPU_METRICS:
+        moved = peaks.get(name, 0.0) > idle.get(name, 0.0)
+        check(
+            f"metric {name} moves under load",
+            moved,
+            f"idle {idle.get(name)} -> peak {peaks.get(name)}",
+        )
+    for line in triton_metrics.read_samples(metrics_url):
+        if line.name.startswith("nv_gpu_"):
+            print(f"  {line.name}{line.labels} {line.value}")
+
+
+def check_cleanup(http: str) -> None:
+    import tritonclient.http as httpclient
+
+    client = httpclient.InferenceServerClient(http)
+    cuda = [r for r in client.get_cuda_shared_memory_status() if r["name"].startswith("tos_")]
+    system = [r for r in client.get_system_shared_memory_status() if r["name"].startswith("tos_")]
+    leftovers = [f for f in os.listdir("/dev/shm") if f.startswith("tos_")]
+    check("no CUDA shm region left registered", not cuda, str(cuda))
+    check("no system shm region left registered", not system, str(system))
+    check("no tos_* file left in /dev/shm", not leftovers, str(leftovers))
+
+
+def check_inprocess_ort(repo: Path) -> None:
+    """CUDA EP (and TensorRT EP if present) vs CPU EP on the same inputs, with timings."""
+    import onnxruntime as ort
+
+    if hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()
+    providers = ort.get_available_providers()
+    for model in MODELS:
+        path = str(repo / model / "1" / "model.onnx")
+        cpu = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        name = cpu.get_inputs()[0].name
+        shape = [
+            4 if d in (None, "batch") or isinstance(d, str) else d
+            for d in cpu.get_inputs()[0].shape
+        ]
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        expected = cpu.run(None, {name: x})[0]
+        for provider in ("CUDAExecutionProvider", "TensorrtExecutionProvider"):
+            if provider not in providers:
+                if provider == "TensorrtExecutionProvider":
+                    skip(f"{provider} {model}", f"not in this onnxruntime's providers {providers}")
+                else:
+                    check(f"{provider} available for {model}", False, f"not in {providers}")
+                continue
+            options = {}
+            if provider == "TensorrtExecutionProvider":
+                cache = Path("/tmp/trt_cache")
+                cache.mkdir(exist_ok=True)
+                options = {
+                    "trt_fp16_enable": True,
+                    "trt_engine_cache_enable": True,
+                    "trt_engine_cache_path": str(cache),
+                }
+            try:
+                started = time.perf_counter()
+                session = ort.InferenceSession(
+                    path, providers=[(provider, options), "CPUExecutionProvider"]
+                )
+                session.run(None, {name: x})
+                first = time.perf_counter() - started
+                used = session.get_providers()[0]
+                timings = []
+                for _ in range(10):
+                    t0 = time.perf_counter()
+                    actual = session.run(None, {name: x})[0]
+                    timings.append(time.perf_counter() - t0)
+                diff = float(np.max(np.abs(actual - expected)))
+                tol = 5e-2 if provider == "TensorrtExecutionProvider" else 1e-3
+                check(
+                    f"in-process {provider} {model} batch 4",
+                    used == provider and diff <= tol,
+                    f"ran on {used}, max abs diff vs CPU EP {diff:.3g} (tol {tol}), "
+                    f"first run (incl. session/engine build) {first:.2f}s, "
+                    f"median {1e3 * float(np.median(timings)):.2f} ms",
+                )
+            except Exception as exc:  # noqa: BLE001 - the failure is the finding
+                check(
+                    f"in-process {provider} {model}",
+                    False,
+                    f"{type(exc).__name__}: {str(exc)[:300]}",
+                )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=Path("/tmp/gpu-check"))
+    parser.add_argument(
+        "--no-gpu-ok", action="store_true", help="skip CUDA-only checks (CPU smoke run)"
+    )
+    args = parser.parse_args()
+    http = f"127.0.0.1:{stack_settings.get_int('TRITON_HTTP_PORT')}"
+    grpc = f"127.0.0.1:{stack_settings.get_int('TRITON_GRPC_PORT')}"
+    metrics_url = f"http://127.0.0.1:{stack_settings.get_int('TRITON_METRICS_PORT')}/metrics"
+    repo = stack_settings.get_path("MODEL_REPOSITORY")
+    header()
+    print(f"tritonserver {server_version(http)} (nvidia-pytriton), model repository {repo}")
+    if not args.no_gpu_ok:
+        check_inprocess_ort(repo)
+    shms = ["system", "none"] if args.no_gpu_ok else ["cuda", "system", "none"]
+    check_parity(http, grpc, repo, args.out, shms)
+    if not args.no_gpu_ok:
+        check_gpu_metrics(metrics_url, grpc)
+    check_cleanup(http)
+    failed = [name for name, ok, _ in results if not ok]
+    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
