@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import onnxruntime as ort
 
 # optimization { graph { level: N } } as Triton's ONNX Runtime backend reads it.
@@ -48,10 +50,8 @@ def _preload_cuda_libraries() -> None:
     """Let onnxruntime-gpu find CUDA/cuDNN from pip's nvidia-* packages (no LD_LIBRARY_PATH)."""
     preload = getattr(ort, "preload_dlls", None)
     if preload is not None:
-        try:
+        with contextlib.suppress(Exception):  # system-wide CUDA may still be found by the loader
             preload()
-        except Exception:  # noqa: BLE001 - system-wide CUDA may still be found by the loader
-            pass
 
 
 def providers_for(config: dict, instance_kind: str, device_id: int) -> tuple[list, list[str]]:
