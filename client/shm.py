@@ -114,6 +114,7 @@ class WorkerRegions:
                 unregister(name)
             except Exception as exc:  # noqa: BLE001 - the server may already be gone
                 problems.append(f"unregister {name}: {exc}")
+        problems += self._still_registered()
         self._registered.clear()
         for region in self._created:
             try:
@@ -122,6 +123,30 @@ class WorkerRegions:
                 problems.append(f"free {region.name}: {exc}")
         self._created.clear()
         return problems
+
+    def _still_registered(self) -> list[str]:
+        """Regions the server still lists after we unregistered them (it can happen, see below)."""
+        status_of = (
+            self.client.get_system_shared_memory_status
+            if self.kind == "system"
+            else self.client.get_cuda_shared_memory_status
+        )
+        try:
+            status = status_of()
+        except Exception:  # noqa: BLE001 - server gone: nothing is registered there any more
+            return []
+        if not isinstance(status, list):  # gRPC answers with a protobuf message
+            status = list(getattr(status, "regions", {}).values())
+        listed = {r["name"] if isinstance(r, dict) else r.name for r in status}
+        # Seen on Triton 2.51 (the H100 run, docs/gpu/): CUDA *input* regions read by a
+        # backend that takes CPU inputs stay registered after a successful unregister
+        # (a reference-count leak, cf. triton-inference-server/server#7688).
+        return [
+            f"region {name} is still registered on the server after unregister "
+            f"(server-side shared-memory reference leak; restart Triton to release it)"
+            for name in self._registered
+            if name in listed
+        ]
 
 
 def region_prefix(worker: int) -> str:

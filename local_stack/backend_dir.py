@@ -12,6 +12,7 @@ Files are copied, not linked: Triton refuses a backend library whose real path
 from __future__ import annotations
 
 import filecmp
+import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -26,14 +27,14 @@ class MissingTritonError(RuntimeError):
 
 def pytriton_server_dir() -> Path:
     """Folder of the tritonserver distribution inside the nvidia-pytriton wheel."""
-    try:
-        import pytriton  # noqa: PLC0415 - optional until the server is started
-    except ImportError as exc:
+    # Found, not imported: importing pytriton pulls in its own runtime (zmq, ...) we never use.
+    spec = importlib.util.find_spec("pytriton")
+    if spec is None or not spec.submodule_search_locations:
         raise MissingTritonError(
             "nvidia-pytriton is not installed in this environment; run `make venv` "
             "(or pip install -e '.[server]')"
-        ) from exc
-    server = Path(pytriton.__file__).parent / "tritonserver"
+        )
+    server = Path(spec.submodule_search_locations[0]) / "tritonserver"
     if not (server / "bin" / "tritonserver").exists():
         raise MissingTritonError(
             f"no tritonserver binary under {server}; reinstall nvidia-pytriton"
