@@ -18,7 +18,7 @@ from client import report
 from client.load import LoadProfile, run_load
 from client.metrics import ClientMetrics
 from client.model_info import ModelSpecError, from_config
-from client.shm import SHM_MODES, ShmUnavailableError
+from client.shm import SHM_MODES, ShmUnavailableError, load_cuda_shm
 from client.transport import PROTOCOLS, InferenceServerException, Transport, default_url
 from client.verify import NoReference, Reference, ReferenceUnavailableError, model_file
 
@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         transport = Transport(args.protocol, args.url or default_url(args.protocol))
         model, config = _model_info(transport, args)
         model.check_batch_size(args.batch_size)
+        if args.shm == "cuda":
+            load_cuda_shm()  # once, before any worker: fails early with what is missing
         reference = _reference(args, config)
         port = args.metrics_port
         if port is None:

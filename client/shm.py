@@ -7,7 +7,11 @@ frees them locally; the worker calls it on normal exit, on errors and on Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,13 +25,21 @@ class ShmUnavailableError(RuntimeError):
     """The requested shared-memory kind cannot be used on this machine."""
 
 
+# tritonclient's CUDA helpers keep process-wide state (a dict of regions, one CUDA stream
+# per device) without locking; two workers creating regions at once crashed the client
+# with SIGSEGV on the H100 run. Every call into them goes through this lock.
+_CUDA_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
 def load_cuda_shm():
-    """tritonclient's CUDA shm module, or a ShmUnavailableError that says what is missing."""
+    """tritonclient's CUDA shm module, probed once; ShmUnavailableError says what is missing."""
     try:
         import tritonclient.utils.cuda_shared_memory as cuda_shm  # noqa: PLC0415
 
-        probe = cuda_shm.create_shared_memory_region("tos_cuda_probe", 64, 0)
-        cuda_shm.destroy_shared_memory_region(probe)
+        with _CUDA_LOCK:
+            probe = cuda_shm.create_shared_memory_region(f"tos_{os.getpid()}_probe", 64, 0)
+            cuda_shm.destroy_shared_memory_region(probe)
     except Exception as exc:  # noqa: BLE001 - any failure means no usable CUDA here
         raise ShmUnavailableError(
             "--shm cuda needs an NVIDIA GPU with its driver and the cuda-python package "
@@ -35,6 +47,22 @@ def load_cuda_shm():
             "Use --shm system or --shm none on this machine."
         ) from exc
     return cuda_shm
+
+
+class _Locked:
+    """Calls through to a module while holding a lock (for tritonclient's CUDA helpers)."""
+
+    def __init__(self, module, lock: threading.Lock):
+        self._module, self._lock = module, lock
+
+    def __getattr__(self, name):
+        function = getattr(self._module, name)
+
+        def locked(*args, **kwargs):
+            with self._lock:
+                return function(*args, **kwargs)
+
+        return locked
 
 
 @dataclass
@@ -65,7 +93,7 @@ class WorkerRegions:
 
             self._lib = system_shm
         elif self.kind == "cuda":
-            self._lib = load_cuda_shm()
+            self._lib = _Locked(load_cuda_shm(), _CUDA_LOCK)
         else:
             raise ValueError(f"unknown shared-memory kind {self.kind!r}")
 
@@ -114,7 +142,19 @@ class WorkerRegions:
                 unregister(name)
             except Exception as exc:  # noqa: BLE001 - the server may already be gone
                 problems.append(f"unregister {name}: {exc}")
-        problems += self._still_registered()
+        for _ in range(20):  # the server releases a region's last reference asynchronously
+            lingering = self._still_registered()
+            if not lingering:
+                break
+            time.sleep(0.05)
+            for name in lingering:
+                with contextlib.suppress(Exception):
+                    unregister(name)
+        problems += [
+            f"region {name} is still registered on the server after unregister "
+            f"(server-side shared-memory reference leak; restart Triton to release it)"
+            for name in self._still_registered()
+        ]
         self._registered.clear()
         for region in self._created:
             try:
@@ -125,7 +165,7 @@ class WorkerRegions:
         return problems
 
     def _still_registered(self) -> list[str]:
-        """Regions the server still lists after we unregistered them (it can happen, see below)."""
+        """Our regions that the server still lists (seen with CUDA regions on Triton 2.51)."""
         status_of = (
             self.client.get_system_shared_memory_status
             if self.kind == "system"
@@ -138,15 +178,7 @@ class WorkerRegions:
         if not isinstance(status, list):  # gRPC answers with a protobuf message
             status = list(getattr(status, "regions", {}).values())
         listed = {r["name"] if isinstance(r, dict) else r.name for r in status}
-        # Seen on Triton 2.51 (the H100 run, docs/gpu/): CUDA *input* regions read by a
-        # backend that takes CPU inputs stay registered after a successful unregister
-        # (a reference-count leak, cf. triton-inference-server/server#7688).
-        return [
-            f"region {name} is still registered on the server after unregister "
-            f"(server-side shared-memory reference leak; restart Triton to release it)"
-            for name in self._registered
-            if name in listed
-        ]
+        return [name for name in self._registered if name in listed]
 
 
 def region_prefix(worker: int) -> str:
