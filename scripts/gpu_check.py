@@ -172,7 +172,7 @@ def check_gpu_metrics(metrics_url: str, grpc_url: str) -> None:
             "--shm",
             "system",
             "--batch-size",
-            "4",
+            "8",
             "--concurrency",
             "4",
             "--duration",
