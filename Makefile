@@ -36,3 +36,7 @@ lint: venv
 
 clean: down
 	rm -rf .stack
+
+## benchmarks: floor, serving overhead, sweep, batching, client vs reference -> bench/results/
+bench: venv
+	$(PY) -m bench

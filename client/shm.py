@@ -7,7 +7,6 @@ frees them locally; the worker calls it on normal exit, on errors and on Ctrl-C.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import threading
@@ -137,23 +136,24 @@ class WorkerRegions:
             if self.kind == "system"
             else self.client.unregister_cuda_shared_memory
         )
-        for name in self._registered:
-            try:
-                unregister(name)
-            except Exception as exc:  # noqa: BLE001 - the server may already be gone
-                problems.append(f"unregister {name}: {exc}")
-        for _ in range(20):  # the server releases a region's last reference asynchronously
-            lingering = self._still_registered()
-            if not lingering:
+        # Triton 2.51 refuses to unregister a region while a finished request still holds a
+        # reference to it ("currently in use"), released a moment later: retry briefly, and
+        # report only what the server still lists after that.
+        pending, errors = list(self._registered), {}
+        for _ in range(40):
+            for name in pending:
+                try:
+                    unregister(name)
+                except Exception as exc:  # noqa: BLE001 - retried, then reported
+                    errors[name] = exc
+            pending = self._still_registered()
+            if not pending:
                 break
             time.sleep(0.05)
-            for name in lingering:
-                with contextlib.suppress(Exception):
-                    unregister(name)
         problems += [
             f"region {name} is still registered on the server after unregister "
-            f"(server-side shared-memory reference leak; restart Triton to release it)"
-            for name in self._still_registered()
+            f"({errors.get(name, 'no error returned')}); restart Triton to release it"
+            for name in pending
         ]
         self._registered.clear()
         for region in self._created:

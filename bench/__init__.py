@@ -1,0 +1,1 @@
+"""bench: where the time goes, as ratios against in-process ONNX Runtime (`make bench`)."""

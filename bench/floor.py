@@ -1,0 +1,41 @@
+"""The floor: in-process ONNX Runtime on the same model files, no server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+
+def sample_shape(model_path: Path) -> list[int]:
+    """The model's first input shape without the batch dimension."""
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    return [int(d) for d in session.get_inputs()[0].shape[1:]]
+
+
+def measure(model_path: Path, batch_sizes: tuple[int, ...], repeats: int = 10) -> list[dict]:
+    """Median latency and throughput per batch size (after warm-up runs)."""
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    node = session.get_inputs()[0]
+    rows = []
+    for batch in batch_sizes:
+        shape = [batch, *[int(d) for d in node.shape[1:]]]
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        for _ in range(2):
+            session.run(None, {node.name: x})
+        timings = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            session.run(None, {node.name: x})
+            timings.append(time.perf_counter() - started)
+        median = float(np.median(timings))
+        rows.append(
+            {
+                "batch_size": batch,
+                "latency_ms": round(median * 1e3, 2),
+                "throughput_infer_per_s": round(batch / median, 2),
+            }
+        )
+    return rows

@@ -1,0 +1,143 @@
+"""Writes the bench run: markdown table, CSV, raw JSON and PNG plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from bench.machine import header_lines
+
+
+def _csv(rows: list[dict], path: Path) -> None:
+    columns = sorted({k for row in rows for k in row})
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _md_table(rows: list[dict], columns: list[str]) -> list[str]:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return lines + [""]
+
+
+def plot(results: dict, out: Path) -> list[Path]:
+    """Latency vs throughput per path, and serving overhead vs the floor."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    sweep = results["sweep"]
+    if sweep:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for model in sorted({r["model"] for r in sweep}):
+            rows = [r for r in sweep if r["model"] == model]
+            ax.plot(
+                [r["throughput_infer_per_s"] for r in rows],
+                [r["p50_ms"] for r in rows],
+                "o-",
+                label=f"{model} p50",
+            )
+            ax.plot(
+                [r["throughput_infer_per_s"] for r in rows],
+                [r["p99_ms"] for r in rows],
+                "x--",
+                label=f"{model} p99",
+            )
+            for r in rows:
+                ax.annotate(
+                    f"c{r['concurrency']}", (r["throughput_infer_per_s"], r["p50_ms"]), fontsize=7
+                )
+        ax.set_xlabel("throughput (inferences/s)")
+        ax.set_ylabel("latency (ms)")
+        ax.set_yscale("log")
+        ax.set_title("gRPC + system shm: latency vs throughput (concurrency sweep)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        paths.append(out / "latency_vs_throughput.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    overhead = results["overhead"]
+    if overhead:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        labels = [f"{r['model']}\n{r['protocol']}/{r['shm']}" for r in overhead]
+        ax.bar(range(len(overhead)), [r["ratio_to_floor"] for r in overhead], color="tab:blue")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(range(len(overhead)), labels, fontsize=7)
+        ax.set_ylabel("served p50 / in-process ORT (batch 1)")
+        ax.set_title("Serving overhead against the floor")
+        fig.tight_layout()
+        paths.append(out / "overhead_vs_floor.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths
+
+
+def write(results: dict, out: Path, notes: list[str]) -> Path:
+    """table.md + results.csv + raw.json + plots in `out`; returns table.md."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "raw.json").write_text(json.dumps(results, indent=2))
+    all_rows = []
+    for section in ("floor", "overhead", "sweep", "batching", "reference"):
+        all_rows += [{"section": section} | row for row in results[section]]
+    _csv(all_rows, out / "results.csv")
+    lines = [
+        "# Benchmark: triton-onnx-stack, local path (CPU)",
+        "",
+        *header_lines(results["machine"]),
+        "",
+    ]
+    lines += ["## Floor: in-process ONNX Runtime", ""]
+    lines += _md_table(
+        results["floor"], ["model", "batch_size", "latency_ms", "throughput_infer_per_s"]
+    )
+    lines += ["## Served, batch 1, concurrency 1: overhead against the floor", ""]
+    lines += _md_table(
+        results["overhead"],
+        [
+            "model",
+            "protocol",
+            "shm",
+            "p50_ms",
+            "floor_ms",
+            "overhead_ms",
+            "ratio_to_floor",
+            "srv_queue_ms",
+            "srv_input_ms",
+            "srv_infer_ms",
+            "srv_output_ms",
+        ],
+    )
+    lines += ["## Concurrency sweep (gRPC, system shm, batch 1)", ""]
+    lines += _md_table(
+        results["sweep"],
+        [
+            "model",
+            "concurrency",
+            "throughput_infer_per_s",
+            "p50_ms",
+            "p99_ms",
+            "avg_batch",
+            "srv_queue_ms",
+            "srv_infer_ms",
+        ],
+    )
+    lines += ["## Dynamic batching (simple_transformer, gRPC, system shm)", ""]
+    lines += _md_table(
+        results["batching"],
+        ["variant", "concurrency", "throughput_infer_per_s", "p50_ms", "p99_ms", "avg_batch"],
+    )
+    lines += ["## Load generator against tritonclient's raw async loop (gRPC, no shm)", ""]
+    lines += _md_table(
+        results["reference"],
+        ["model", "concurrency", "ours_rps", "reference_rps", "ours_over_reference"],
+    )
+    lines += ["## Reading the numbers", "", *notes, ""]
+    lines += [f"![{p.stem}]({p.name})" for p in plot(results, out)]
+    path = out / "table.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
