@@ -15,9 +15,16 @@ def sample_shape(model_path: Path) -> list[int]:
     return [int(d) for d in session.get_inputs()[0].shape[1:]]
 
 
-def measure(model_path: Path, batch_sizes: tuple[int, ...], repeats: int = 10) -> list[dict]:
-    """Median latency and throughput per batch size (after warm-up runs)."""
-    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+def measure(
+    model_path: Path,
+    batch_sizes: tuple[int, ...],
+    repeats: int = 10,
+    provider: str = "CPUExecutionProvider",
+) -> list[dict]:
+    """Median latency and throughput per batch size (after warm-up runs), inputs from host memory."""
+    if provider != "CPUExecutionProvider" and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()
+    session = ort.InferenceSession(str(model_path), providers=[provider, "CPUExecutionProvider"])
     node = session.get_inputs()[0]
     rows = []
     for batch in batch_sizes:

@@ -99,7 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     info = machine.describe()
-    out = args.out or ROOT / "bench" / "results" / f"{time.strftime('%Y%m%d')}-{info['host']}"
+    suffix = "-gpu" if args.gpu else ""
+    out = (
+        args.out or ROOT / "bench" / "results" / f"{time.strftime('%Y%m%d')}-{info['host']}{suffix}"
+    )
+    if args.gpu:
+        os.environ["INSTANCE_KIND"] = "KIND_GPU"  # read by the exporter for instance_group
+    provider = "CUDAExecutionProvider" if args.gpu else "CPUExecutionProvider"
+    shm_modes = ("none", "system", "cuda") if args.gpu else ("none", "system")
     base = int(os.environ.get("BENCH_PORT_BASE", "18700"))
     os.environ.update(
         {
@@ -124,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     floors = {}
     for model in MODELS:
-        for row in floor.measure(repository / model / "1" / "model.onnx", (1, 2, 4, 8)):
+        for row in floor.measure(
+            repository / model / "1" / "model.onnx", (1, 2, 4, 8), provider=provider
+        ):
             results["floor"].append({"model": model} | row)
         floors[model] = results["floor"][-4]["latency_ms"]
     process = server.start(repository, run_dir / "run")
@@ -132,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         s = args.seconds
         for model in MODELS:
             for protocol, url in (("http", http), ("grpc", grpc)):
-                for shm in ("none", "system"):
+                for shm in shm_modes:
                     row = _row(run_client(url, model, protocol, shm, 1, s))
                     row |= {
                         "floor_ms": floors[model],

@@ -12,25 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out_dir=${1:-${OUT:-/tmp/gpu-check-out}}
-venv=${GPU_CHECK_VENV:-/tmp/tos-gpu-venv}
-wheels=${GPU_CHECK_WHEELS:-.whl}
 work=${GPU_CHECK_WORK:-/tmp/tos-gpu}
 mkdir -p "$out_dir" "$work"
 
-if [ ! -x "$venv/bin/python" ]; then
-  # Over the machine's own packages (torch, onnx, onnxscript...), with ours taking precedence:
-  # above all numpy<2, which Triton 2.51's python backend stub needs (numpy 2 empties outputs).
-  python3 -m venv "$venv"
-  # --system-site-packages would expose the BASE interpreter's packages, not those of the venv
-  # the machine's python3 may itself be; a .pth appends the latter after ours.
-  machine_site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  venv_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  echo "$machine_site" >"$venv_site/machine-packages.pth"
-fi
-if compgen -G "$wheels/*.whl" >/dev/null; then
-  "$venv/bin/python" -m pip install -q --no-index --no-deps --no-compile "$wheels"/*.whl
-fi
-py="$venv/bin/python"
+source scripts/gpu-env.sh
 
 export MODEL_REPOSITORY="$work/model_repository" STACK_RUN_DIR="$work/run"
 if [ "${GPU_CHECK_CPU_SMOKE:-0}" = 1 ]; then
@@ -42,8 +27,10 @@ fi
 trap '"$py" -m local_stack down >/dev/null 2>&1 || true; cp -f "$work/run/logs/tritonserver.log" "$out_dir/" 2>/dev/null || true' EXIT
 echo "==> export ($INSTANCE_KIND)"
 "$py" -m exporter --repository "$MODEL_REPOSITORY" 2>&1 | tail -8
+# GPU memory before the server exists, to show the metric follows what the models take.
+nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits >"$work/memory-before-mib" 2>/dev/null || true
 echo "==> serve"
 "$py" -m local_stack serve
 echo "==> checks"
 set -o pipefail
-"$py" scripts/gpu_check.py --out "$work/runs" $smoke 2>&1 | tee "$out_dir/gpu-check.log"
+"$py" scripts/gpu_check.py --out "$work/runs" --memory-before "$work/memory-before-mib" $smoke 2>&1 | tee "$out_dir/gpu-check.log"

@@ -144,11 +144,20 @@ def gpu_samples(metrics_url: str) -> dict[str, float]:
     return values
 
 
-def check_gpu_metrics(metrics_url: str, grpc_url: str) -> None:
+def check_gpu_metrics(metrics_url: str, grpc_url: str, memory_before: Path | None) -> None:
     idle = gpu_samples(metrics_url)
     print(f"idle gpu metrics: {idle}")
     for name in GPU_METRICS:
         check(f"metric {name} exported", name in idle)
+    if memory_before and memory_before.is_file():
+        before = float(memory_before.read_text().split()[0]) * 2**20
+        used = idle.get("nv_gpu_memory_used_bytes", 0.0)
+        check(
+            "nv_gpu_memory_used_bytes grew by the served models",
+            used > before + 2**28,
+            f"nvidia-smi before tritonserver started {before / 2**30:.2f} GiB -> metric with "
+            f"models loaded {used / 2**30:.2f} GiB",
+        )
     peaks: dict[str, float] = dict(idle)
     stop = threading.Event()
 
@@ -192,7 +201,7 @@ def check_gpu_metrics(metrics_url: str, grpc_url: str) -> None:
     stop.set()
     sampler.join()
     print(f"peak gpu metrics under load: {peaks}")
-    for name in GPU_METRICS:
+    for name in ("nv_gpu_utilization", "nv_gpu_power_usage"):
         moved = peaks.get(name, 0.0) > idle.get(name, 0.0)
         check(
             f"metric {name} moves under load",
@@ -304,7 +313,7 @@ def main() -> int:
     shms = ["system", "none"] if args.no_gpu_ok else ["cuda", "system", "none"]
     check_parity(http, grpc, repo, args.out, shms)
     if not args.no_gpu_ok:
-        check_gpu_metrics(metrics_url, grpc)
+        check_gpu_metrics(metrics_url, grpc, args.memory_before)
     check_cleanup(http)
     failed = [name for name, ok, _ in results if not ok]
     print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `make bench` on a GPU machine: CUDA EP floor, instance kind GPU, CUDA shm among the data paths.
+#   scripts/gpu-bench.sh [OUT_DIR]      (same wheel/venv variables as scripts/gpu-check.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out_dir=${1:-${OUT:-/tmp/gpu-bench-out}}
+source scripts/gpu-env.sh
+export STACK_RUN_DIR=${GPU_CHECK_WORK:-/tmp/tos-gpu}/bench-run
+"$py" -m bench --gpu --out "$out_dir" "${@:2}"

@@ -1,0 +1,17 @@
+# Sourced by the GPU scripts: a venv layered over the GPU machine's own Python packages, with the
+# wheels in GPU_CHECK_WHEELS (default .whl) installed on top: above all numpy<2, which Triton 2.51's
+# python backend stub needs (with numpy 2 every output comes back empty).
+venv=${GPU_CHECK_VENV:-/tmp/tos-gpu-venv}
+wheels=${GPU_CHECK_WHEELS:-.whl}
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  # --system-site-packages would expose the BASE interpreter's packages, not those of the venv
+  # the machine's python3 may itself be; a .pth appends the latter after ours.
+  machine_site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  venv_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$machine_site" >"$venv_site/machine-packages.pth"
+fi
+if compgen -G "$wheels/*.whl" >/dev/null; then
+  "$venv/bin/python" -m pip install -q --no-index --no-deps --no-compile "$wheels"/*.whl
+fi
+py="$venv/bin/python"
