@@ -6,6 +6,7 @@ import contextlib
 import os
 import platform
 import socket
+import subprocess
 import time
 from importlib.metadata import PackageNotFoundError, version
 
@@ -26,6 +27,15 @@ def describe() -> dict:
     for name in PACKAGES:
         with contextlib.suppress(PackageNotFoundError):
             versions[name] = version(name)
+    gpu = ""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        gpu = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout.strip()
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -33,6 +43,7 @@ def describe() -> dict:
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "memory_gib": round(memory_gib, 1),
+        "gpu": gpu or "none",
         "python": platform.python_version(),
         "packages": versions,
         "triton": "2.51.0 (nvidia-pytriton 0.7.0) + Python-based onnxruntime backend",
@@ -43,7 +54,8 @@ def header_lines(info: dict) -> list[str]:
     packages = ", ".join(f"{k} {v}" for k, v in info["packages"].items())
     return [
         f"- date: {info['date']}",
-        f"- machine: {info['host']}, {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB",
+        f"- machine: {info['host']}, {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, "
+        f"GPU: {info.get('gpu', 'none')}",
         f"- python {info['python']}; {packages}",
         f"- server: {info['triton']}",
     ]

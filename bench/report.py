@@ -85,13 +85,11 @@ def write(results: dict, out: Path, notes: list[str]) -> Path:
     for section in ("floor", "overhead", "sweep", "batching", "reference"):
         all_rows += [{"section": section} | row for row in results[section]]
     _csv(all_rows, out / "results.csv")
-    lines = [
-        "# Benchmark: triton-onnx-stack, local path (CPU)",
-        "",
-        *header_lines(results["machine"]),
-        "",
-    ]
-    lines += ["## Floor: in-process ONNX Runtime", ""]
+    provider = results["machine"].get("floor_provider", "CPUExecutionProvider")
+    kind = "CPU" if provider == "CPUExecutionProvider" else "GPU"
+    title = f"# Benchmark: triton-onnx-stack, local path ({kind})"
+    lines = [title, "", *header_lines(results["machine"]), ""]
+    lines += [f"## Floor: in-process ONNX Runtime ({provider}, inputs in host memory)", ""]
     lines += _md_table(
         results["floor"], ["model", "batch_size", "latency_ms", "throughput_infer_per_s"]
     )

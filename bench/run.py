@@ -95,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         "--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "5"))
     )
     parser.add_argument(
+        "--gpu", action="store_true", help="GPU run: CUDA EP floor, KIND_GPU, CUDA shm too"
+    )
+    parser.add_argument(
         "--out", type=Path, help="results folder (default bench/results/<date>-<host>)"
     )
     args = parser.parse_args(argv)

@@ -299,6 +299,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path("/tmp/gpu-check"))
     parser.add_argument(
+        "--memory-before", type=Path, help="file with nvidia-smi MiB used before serving"
+    )
+    parser.add_argument(
         "--no-gpu-ok", action="store_true", help="skip CUDA-only checks (CPU smoke run)"
     )
     args = parser.parse_args()
