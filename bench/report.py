@@ -63,12 +63,13 @@ def plot(results: dict, out: Path) -> list[Path]:
         plt.close(fig)
     overhead = results["overhead"]
     if overhead:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        labels = [f"{r['model']}\n{r['protocol']}/{r['shm']}" for r in overhead]
-        ax.bar(range(len(overhead)), [r["ratio_to_floor"] for r in overhead], color="tab:blue")
-        ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_xticks(range(len(overhead)), labels, fontsize=7)
-        ax.set_ylabel("served p50 / in-process ORT (batch 1)")
+        fig, ax = plt.subplots(figsize=(7, 0.45 * len(overhead) + 1.5))
+        labels = [f"{r['model']} {r['protocol']}/{r['shm']}" for r in overhead]
+        ax.barh(range(len(overhead)), [r["ratio_to_floor"] for r in overhead], color="tab:blue")
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_yticks(range(len(overhead)), labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("served p50 / in-process ORT (batch 1, concurrency 1)")
         ax.set_title("Serving overhead against the floor")
         fig.tight_layout()
         paths.append(out / "overhead_vs_floor.png")
