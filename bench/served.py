@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from exporter.model_config import parse_pbtxt, to_pbtxt
+from local_stack import client_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,40 +22,12 @@ def run_client(
     batch_size: int = 1,
     report_dir: Path | None = None,
 ) -> dict:
-    """One measured window of `python -m client`; returns its summary."""
+    """One measured window of `python -m client` (2 warm-up requests per worker first)."""
     report_dir = report_dir or Path(os.environ.get("TMPDIR", "/tmp")) / "tos-bench-cell"
-    command = [
-        sys.executable,
-        "-m",
-        "client",
-        "--model",
-        model,
-        "--protocol",
-        protocol,
-        "--shm",
-        shm,
-        "--concurrency",
-        str(concurrency),
-        "--duration",
-        str(seconds),
-        "--warmup",
-        "2",
-        "--batch-size",
-        str(batch_size),
-        "--url",
-        url,
-        "--report",
-        str(report_dir),
-        "--quiet",
-        "--metrics-port",
-        "0",
-    ]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"client failed for {model} {protocol}/{shm} c{concurrency}: {done.stderr[-600:]}"
-        )
-    return json.loads((report_dir / "summary.json").read_text())[0]
+    return client_run.run_client(
+        model, report_dir, protocol=protocol, shm=shm, concurrency=concurrency,
+        duration_s=seconds, batch_size=batch_size, warmup=2, url=url,
+    )  # fmt: skip
 
 
 def add_batching_variants(repository: Path, model: str) -> dict[str, str]:

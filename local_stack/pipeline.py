@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import stack_settings
 from local_stack import server, triton_metrics
+from local_stack.client_run import run_client
 
 BUILTIN_MODELS = ("simple_cnn", "simple_transformer")
 
@@ -32,32 +32,21 @@ def export(repository: Path) -> None:
 
 
 def load(models: tuple[str, ...], report_dir: Path, repository: Path) -> list[dict]:
-    """Run the client service once per model; returns the summaries it wrote."""
-    summaries = []
-    for model in models:
-        command = [
-            sys.executable,
-            "-m",
-            "client",
-            "--model",
+    """Run the client service once per model, verified against ORT; returns its summaries."""
+    return [
+        run_client(
             model,
-            "--protocol",
-            stack_settings.get("LOAD_PROTOCOL"),
-            "--shm",
-            stack_settings.get("LOAD_SHM"),
-            "--concurrency",
-            stack_settings.get("LOAD_CONCURRENCY"),
-            "--requests",
-            stack_settings.get("LOAD_REQUESTS"),
-            "--verify",
-            "--model-repository",
-            str(repository),
-            "--report",
-            str(report_dir / model),
-        ]
-        subprocess.run(command, check=True)
-        summaries += json.loads((report_dir / model / "summary.json").read_text())
-    return summaries
+            report_dir / model,
+            show_output=True,
+            protocol=stack_settings.get("LOAD_PROTOCOL"),
+            shm=stack_settings.get("LOAD_SHM"),
+            concurrency=stack_settings.get_int("LOAD_CONCURRENCY"),
+            requests=stack_settings.get_int("LOAD_REQUESTS"),
+            verify_repository=repository,
+            metrics_port=stack_settings.get_int("CLIENT_METRICS_PORT", 0),
+        )
+        for model in models
+    ]
 
 
 def write_report(summaries: list[dict], report_dir: Path, log_file: Path) -> Path:

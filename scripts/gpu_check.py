@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import stack_settings  # noqa: E402
-from local_stack import triton_metrics  # noqa: E402
+from local_stack import client_run, triton_metrics  # noqa: E402
 
 MODELS = ("simple_cnn", "simple_transformer")
 GPU_METRICS = ("nv_gpu_utilization", "nv_gpu_memory_used_bytes", "nv_gpu_power_usage")
@@ -80,40 +80,14 @@ def server_version(http: str) -> str:
 
 def run_client(model: str, protocol: str, shm: str, batch: int, url: str, repo: Path, out: Path):
     """One verified client run; returns its summary (or None and the error text)."""
-    report = out / f"{model}-{protocol}-{shm}-b{batch}"
-    command = [
-        sys.executable,
-        "-m",
-        "client",
-        "--model",
-        model,
-        "--protocol",
-        protocol,
-        "--shm",
-        shm,
-        "--batch-size",
-        str(batch),
-        "--concurrency",
-        "2",
-        "--requests",
-        "8",
-        "--verify",
-        "--url",
-        url,
-        "--model-repository",
-        str(repo),
-        "--report",
-        str(report),
-        "--quiet",
-        "--metrics-port",
-        "0",
-    ]
-    env = os.environ | {"PYTHONFAULTHANDLER": "1"}
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
-    if done.returncode != 0:
-        tail = (done.stderr + done.stdout).strip().splitlines()[-12:]
-        return None, f"exit code {done.returncode}: " + " | ".join(tail)
-    return json.loads((report / "summary.json").read_text())[0], None
+    try:
+        summary = client_run.run_client(
+            model, out / f"{model}-{protocol}-{shm}-b{batch}", protocol=protocol, shm=shm,
+            batch_size=batch, concurrency=2, requests=8, url=url, verify_repository=repo,
+        )  # fmt: skip
+    except client_run.ClientRunError as exc:
+        return None, str(exc)
+    return summary, None
 
 
 def check_parity(http: str, grpc: str, repo: Path, out: Path, shms: list[str]) -> None:
