@@ -121,21 +121,36 @@ def build_model(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _served_cell(attempt: dict, is_winner: bool) -> str:
+    served = attempt.get("served")
+    if served is True:
+        return "yes"
+    if served:
+        return "NO"
+    return "unchecked" if is_winner else "-"
+
+
 def print_summary(outcomes: list[ModelOutcome], stream=sys.stdout) -> None:
-    """A table: model x exporter -> exported / checker / parity, and which one is served."""
-    header = f"{'model':<22} {'exporter':<12} {'exported':<9} {'checker':<8} {'parity (max abs diff)':<32} served"
+    """A table: model x exporter -> exported / checker / parity / served-by-Triton, and the winner."""
+    header = (
+        f"{'model':<22} {'exporter':<12} {'exported':<9} {'checker':<8} "
+        f"{'parity (max abs diff)':<32} {'triton':<10} published"
+    )
     print(header, file=stream)
     print("-" * len(header), file=stream)
     for outcome in outcomes:
         for exporter, attempt in outcome.attempts.items():
             parity = ", ".join(f"b{b}:{d:.1e}" for b, d in attempt.get("parity", {}).items())
-            served = "<- served" if outcome.served_by == exporter else ""
-            if outcome.skipped and served:
-                served += " (unchanged, reused)"
+            winner = outcome.served_by == exporter
+            published = "<- published" if winner else ""
+            if outcome.skipped and winner:
+                published += " (unchanged, reused)"
             print(
                 f"{outcome.name:<22} {exporter:<12} {str(attempt['exported']):<9} "
-                f"{str(attempt['checker']):<8} {parity or '-':<32} {served}",
+                f"{str(attempt['checker']):<8} {parity or '-':<32} "
+                f"{_served_cell(attempt, winner):<10} {published}",
                 file=stream,
             )
-            if attempt.get("error"):
-                print(f"{'':<22} {'':<12} reason: {attempt['error']}", file=stream)
+            for reason in (attempt.get("error"), attempt.get("served")):
+                if isinstance(reason, str):
+                    print(f"{'':<22} {'':<12} reason: {reason}", file=stream)
