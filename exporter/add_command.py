@@ -10,6 +10,7 @@ import stack_settings
 from exporter.derived import published_config
 from exporter.model_config import UnsupportedModelError, to_pbtxt
 from exporter.onnx_import import OnnxImportError, add_onnx
+from exporter.settings import serving_options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,8 +34,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def add_main(argv: list[str]) -> int:
     """Run `add`; errors name the file/tensor and the fix, and leave the repository untouched."""
-    from exporter.cli import serving_options  # noqa: PLC0415 - avoid an import cycle
-
     args = _parser().parse_args(argv)
     repository = args.repository or stack_settings.get_path("MODEL_REPOSITORY")
     options = serving_options()

@@ -23,6 +23,7 @@ from exporter.repository import (
     RECORD_FILE,
     read_record,
     staged_model_dir,
+    staging_prefix,
     staging_root,
     write_atomic,
 )
@@ -91,7 +92,7 @@ def build_model(
     batch_sizes = tuple(sorted({1, 2, options.default_max_batch_size}))
     staging = staging_root(repository)
     staging.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=f"{spec.name}.export.", dir=staging))
+    workdir = Path(tempfile.mkdtemp(prefix=staging_prefix(f"{spec.name}-export"), dir=staging))
     try:
         for exporter in preference:
             if progress:

@@ -15,34 +15,10 @@ import stack_settings
 from exporter import derived
 from exporter.build import build_model, print_summary
 from exporter.export import EXPORTERS
-from exporter.model_config import ServingOptions
 from exporter.models import builtin_models
+from exporter.settings import optional_int as _optional_int
+from exporter.settings import serving_options
 from exporter.user_models import UserModelError, load_model_file, user_model
-
-
-def _optional_int(name: str) -> int | None:
-    value = stack_settings.get(name, "")
-    return int(value) if value.strip() else None
-
-
-def serving_options() -> ServingOptions:
-    """Config knobs from settings (the same names compose passes to the container)."""
-    parameters = {}
-    for setting, parameter in (
-        ("ORT_INTRA_OP_THREADS", "intra_op_thread_count"),
-        ("ORT_INTER_OP_THREADS", "inter_op_thread_count"),
-    ):
-        if _optional_int(setting) is not None:
-            parameters[parameter] = str(_optional_int(setting))
-    return ServingOptions(
-        default_max_batch_size=stack_settings.get_int("DEFAULT_MAX_BATCH_SIZE"),
-        instance_count=stack_settings.get_int("INSTANCE_COUNT"),
-        instance_kind=stack_settings.get("INSTANCE_KIND", "KIND_CPU"),
-        max_queue_delay_us=stack_settings.get_int("MAX_QUEUE_DELAY_US"),
-        parameters=parameters,
-        graph_level=_optional_int("ORT_GRAPH_LEVEL"),
-        warmup_batch_size=_optional_int("WARMUP_BATCH_SIZE") or 0,
-    )
 
 
 def _flag_setting(name: str) -> bool:
@@ -182,9 +158,4 @@ def _publish_derived(args, repository: Path, exported: list[str], builtins, opti
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: `add` for a BYO ONNX file, otherwise build the models."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["add"]:
-        from exporter.add_command import add_main  # noqa: PLC0415
-
-        return add_main(argv[1:])
-    return build_all(argv)
+    return build_all(sys.argv[1:] if argv is None else argv)
