@@ -10,7 +10,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx.external_data_helper import uses_external_data
 
-from exporter.model_config import ServingOptions, build_model_config, to_pbtxt
+from exporter.model_config import ServingOptions, build_model_config, parse_pbtxt, to_pbtxt
 from exporter.repository import staged_model_dir, write_atomic
 
 
@@ -98,11 +98,7 @@ def add_onnx(
     config = build_model_config(name, model, options)
     text = to_pbtxt(config)
     with staged_model_dir(repository, name) as model_dir:
-        current = repository / name
-        if current.is_dir():  # keep the other versions (hard links: no copy of big weights)
-            for entry in current.iterdir():
-                if entry.is_dir() and entry.name.isdigit() and entry.name != str(version):
-                    shutil.copytree(entry, model_dir / entry.name, copy_function=_hardlink_or_copy)
+        _keep_other_versions(repository / name, model_dir, version, filename)
         version_dir = model_dir / str(version)
         version_dir.mkdir()
         _link_or_copy(source, version_dir / filename)
@@ -110,6 +106,23 @@ def add_onnx(
             _link_or_copy(source.parent / location, version_dir / location)
         write_atomic(model_dir / "config.pbtxt", text.encode())
     return repository / name
+
+
+def _keep_other_versions(current: Path, model_dir: Path, version: int, filename: str) -> None:
+    """Carry the model's other versions over (hard links: big weights are not copied).
+
+    One default_model_filename serves every version, so their files take the new name;
+    external data is found relative to the folder, not the file name, so this is safe.
+    """
+    if not (current / "config.pbtxt").is_file():
+        return
+    previous = parse_pbtxt((current / "config.pbtxt").read_text()).default_model_filename
+    previous = previous or "model.onnx"
+    for entry in current.iterdir():
+        if entry.is_dir() and entry.name.isdigit() and entry.name != str(version):
+            shutil.copytree(entry, model_dir / entry.name, copy_function=_hardlink_or_copy)
+            if previous != filename and (model_dir / entry.name / previous).exists():
+                os.rename(model_dir / entry.name / previous, model_dir / entry.name / filename)
 
 
 def _hardlink_or_copy(source: str, target: str) -> None:
