@@ -53,8 +53,10 @@ def assert_served_like_ort(stack, name, model_file, feeds):
 
 def test_static_batch_model_loads_and_matches_ort(stack, tmp_path):
     model_file = onnx_files.add_constant(tmp_path / "static.onnx", batch=2)
-    result = add(model_file, "byo_static", stack.repository)
+    result = add(model_file, "byo_static", stack.repository, "--load", stack.grpc)
     assert result.returncode == 0, result.stderr
+    assert f"loaded byo_static into Triton at {stack.grpc}" in result.stdout
+    assert grpcclient.InferenceServerClient(stack.grpc).is_model_ready("byo_static")
     assert "max_batch_size" not in result.stdout  # 0 is the proto default: not printed
     assert 'default_model_filename: "static.onnx"' in result.stdout
     x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
