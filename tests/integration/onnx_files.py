@@ -64,3 +64,14 @@ def gelu_at_opset_13(path: Path) -> Path:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 4])],
     )
     return _save(graph, path, opset=13)
+
+
+def string_identity(path: Path) -> Path:
+    """TYPE_STRING in and out: s -> t, [batch, 2]."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["s"], ["t"])],
+        "strings",
+        [helper.make_tensor_value_info("s", TensorProto.STRING, ["b", 2])],
+        [helper.make_tensor_value_info("t", TensorProto.STRING, ["b", 2])],
+    )
+    return _save(graph, path)
