@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,8 +81,13 @@ def build_model(
     preference: tuple[str, ...] = exporters.EXPORTERS,
     force: bool = False,
     progress=None,
+    served_check: Callable[[str, str, Path], str | None] | None = None,
 ) -> ModelOutcome:
-    """Export, verify and publish one model; the first passing exporter in `preference` wins."""
+    """Export, verify and publish one model; the first passing exporter in `preference` wins.
+
+    With `served_check(model, exporter, onnx_path)` (None when Triton answered like ORT, else
+    the reason), each verified file must also be served correctly to count as passing.
+    """
     fingerprint = export_fingerprint(spec, options, preference)
     previous = read_record(repository, spec.name)
     if not force and previous and previous.get("fingerprint") == fingerprint:
@@ -97,8 +103,14 @@ def build_model(
         for exporter in preference:
             if progress:
                 progress.set_postfix_str(f"{spec.name}: {exporter} export + verify")
-            outcome.attempts[exporter] = _attempt(spec, exporter, workdir, batch_sizes)
-            passed = outcome.attempts[exporter]["error"] is None
+            attempt = _attempt(spec, exporter, workdir, batch_sizes)
+            outcome.attempts[exporter] = attempt
+            if served_check and attempt["error"] is None:
+                if progress:
+                    progress.set_postfix_str(f"{spec.name}: {exporter} served by Triton?")
+                path = workdir / f"{exporter}.onnx"
+                attempt["served"] = served_check(spec.name, exporter, path) or True
+            passed = attempt["error"] is None and attempt.get("served", True) is True
             if passed and outcome.served_by is None:
                 outcome.served_by = exporter
         if outcome.served_by is None:

@@ -106,13 +106,23 @@ def build_all(argv: list[str] | None = None) -> int:
         return 2
 
     options = serving_options()
+    served_check = None
+    if args.check_served:
+        from exporter import served  # noqa: PLC0415 - only this step needs a Triton client
+
+        def served_check(model, exporter, path):
+            return served.check_candidate(
+                args.check_served, repository, model, exporter, path, options
+            )
+
     outcomes = []
     with tqdm(names, desc="export", unit="model", file=sys.stderr, disable=None) as progress:
         for name in progress:
             try:
                 outcome = build_model(
-                    specs[name], repository, options, preference, args.force, progress
-                )
+                    specs[name], repository, options, preference, args.force, progress,
+                    served_check,
+                )  # fmt: skip
             except UserModelError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
@@ -121,12 +131,11 @@ def build_all(argv: list[str] | None = None) -> int:
     extra = _publish_derived(
         args, repository, [o.name for o in outcomes if o.ok], builtins, options
     )
-    if args.check_served:
-        from exporter.served import check_served  # noqa: PLC0415 - only this step needs it
-
-        for outcome in tqdm(outcomes, desc="served?", file=sys.stderr, disable=None):
+    if args.check_served:  # models reused unchanged: check the published version
+        reused = [o for o in outcomes if o.ok and o.skipped]
+        for outcome in tqdm(reused, desc="served?", file=sys.stderr, disable=None):
             if outcome.ok:
-                reason = check_served(args.check_served, repository, outcome.name)
+                reason = served.check_served(args.check_served, repository, outcome.name)
                 outcome.attempts[outcome.served_by]["served"] = reason or True
                 if reason:
                     failed.append(outcome.name)

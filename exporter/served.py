@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException, triton_to_np_dtype
+
+from exporter.model_config import ServingOptions, build_model_config, to_pbtxt
+from exporter.repository import staged_model_dir, write_atomic
 
 # The server runs the same ONNX Runtime on the same file: only thread-dependent rounding.
 SERVED_ATOL = 1e-5
@@ -54,3 +60,30 @@ def check_served(grpc_url: str, repository: Path, name: str) -> str | None:
     finally:
         client.close()
     return None
+
+
+def check_candidate(
+    grpc_url: str, repository: Path, model: str, exporter: str, path: Path, options: ServingOptions
+) -> str | None:
+    """Serve one exporter's file under a temporary name, compare with ORT, then remove it."""
+    name = f"{model}__{exporter}_check"
+    config = build_model_config(name, onnx.load(str(path), load_external_data=False), options)
+    with staged_model_dir(repository, name) as model_dir:
+        (model_dir / "1").mkdir()
+        target = model_dir / "1" / options.default_model_filename
+        try:
+            os.link(path, target)  # staging sits on the repository's filesystem
+        except OSError:
+            shutil.copy2(path, target)
+        write_atomic(model_dir / "config.pbtxt", to_pbtxt(config).encode())
+    try:
+        return check_served(grpc_url, repository, name)
+    finally:
+        client = grpcclient.InferenceServerClient(grpc_url)
+        try:
+            client.unload_model(name)
+        except InferenceServerException:
+            pass  # never loaded: the reason is already in the result
+        finally:
+            client.close()
+        shutil.rmtree(repository / name, ignore_errors=True)

@@ -40,6 +40,8 @@ python_path = "{USER_DIR}"
         for exporter, attempt in attempts.items():
             assert attempt["exported"] and attempt["checker"], (name, exporter, attempt)
             assert attempt["error"] is None and set(attempt["parity"]) == {"1", "2", "8"}
+            assert attempt["served"] is True, "each exporter's file was served by Triton = ORT"
+    assert not list(stack.repository.glob("*_check")), "temporary check models removed"
     served = re.findall(r"^(tiny_\w+) +torchscript .* (\S+) +<- published", result.stdout, re.M)
     assert sorted(served) == [("tiny_conv", "yes"), ("tiny_mlp", "yes")], result.stdout
     assert "simple_cnn" not in result.stdout
