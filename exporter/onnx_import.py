@@ -10,7 +10,13 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx.external_data_helper import uses_external_data
 
-from exporter.model_config import ServingOptions, build_model_config, parse_pbtxt, to_pbtxt
+from exporter.model_config import (
+    ServingOptions,
+    UnsupportedModelError,
+    build_model_config,
+    parse_pbtxt,
+    to_pbtxt,
+)
 from exporter.repository import staged_model_dir, write_atomic
 
 
@@ -95,7 +101,10 @@ def add_onnx(
     external = _external_files(model, source)
     filename = source.name if source.suffix == ".onnx" else "model.onnx"
     options = ServingOptions(**{**options.__dict__, "default_model_filename": filename})
-    config = build_model_config(name, model, options)
+    try:
+        config = build_model_config(name, model, options)
+    except UnsupportedModelError as exc:
+        raise OnnxImportError(f"{source}: {exc}") from exc
     text = to_pbtxt(config)
     with staged_model_dir(repository, name) as model_dir:
         _keep_other_versions(repository / name, model_dir, version, filename)

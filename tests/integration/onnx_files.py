@@ -75,3 +75,14 @@ def string_identity(path: Path) -> Path:
         [helper.make_tensor_value_info("t", TensorProto.STRING, ["b", 2])],
     )
     return _save(graph, path)
+
+
+def complex_input(path: Path) -> Path:
+    """A COMPLEX64 input: valid ONNX, but Triton has no data type for it."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["signal/in:0"], ["y"])],
+        "complex",
+        [helper.make_tensor_value_info("signal/in:0", TensorProto.COMPLEX64, ["b", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.COMPLEX64, ["b", 4])],
+    )
+    return _save(graph, path)

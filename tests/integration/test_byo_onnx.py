@@ -138,8 +138,9 @@ def test_second_version_with_policy_all_serves_both(stack, tmp_path):
         (lambda d: d / "absent.onnx", r"absent\.onnx not found"),
         (lambda d: _write(d / "corrupt.onnx", b"\x08\x07garbage" * 10), r"corrupt\.onnx is not a readable ONNX model"),
         (lambda d: onnx_files.gelu_at_opset_13(d / "gelu13.onnx"), r"gelu13\.onnx fails the ONNX checker \(opset ai\.onnx:13\).*Gelu.*opset_version"),
+        (lambda d: onnx_files.complex_input(d / "complex.onnx"), r"complex\.onnx: model 'bad': tensor 'signal/in:0' has element type COMPLEX64.*cast it"),
     ],
-    ids=["missing", "corrupt", "op-not-in-opset"],
+    ids=["missing", "corrupt", "op-not-in-opset", "unmappable-type"],
 )  # fmt: skip
 def test_bad_files_give_named_errors_and_leave_nothing(tmp_path, make_file, expected):
     repository = tmp_path / "repo"

@@ -71,3 +71,17 @@ def test_unimportable_user_model_names_model_and_fix(tmp_path):
     assert result.returncode == 2
     assert "user model 'mine'" in result.stderr and "PYTHONPATH" in result.stderr
     assert not (tmp_path / "repo").exists()
+
+
+def test_model_failing_parity_with_both_exporters_exits_non_zero_with_reasons(tmp_path):
+    env = os.environ | {"PYTHONPATH": USER_DIR}
+    result = run_module(
+        "exporter", "--repository", str(tmp_path / "repo"), "--only-user-models",
+        "--user-model", "tiny_models:NoisyModel", "--input-shape", "4", "--name", "noisy",
+        env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "noisy" in result.stderr
+    reasons = re.findall(r"reason: AssertionError: batch 1: max abs diff", result.stdout)
+    assert len(reasons) == 2, result.stdout  # one per exporter
+    assert not (tmp_path / "repo" / "noisy").exists(), "nothing published"

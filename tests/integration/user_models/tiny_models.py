@@ -1,5 +1,6 @@
 """A user's own models, outside our packages: the exporter finds them by import path."""
 
+import torch
 from torch import nn
 
 
@@ -17,3 +18,10 @@ class TinyMLP(nn.Module):
 def tiny_conv(channels: int = 3) -> nn.Module:
     """A factory function works as well as a class."""
     return nn.Sequential(nn.Conv2d(channels, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+
+
+class NoisyModel(nn.Module):
+    """Adds fresh noise on every call: it exports, but no run can match PyTorch."""
+
+    def forward(self, x):
+        return x + torch.rand_like(x)
