@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from exporter.repository import (
     RECORD_FILE,
     read_record,
     staged_model_dir,
+    staging_prefix,
     staging_root,
     write_atomic,
 )
@@ -79,8 +81,13 @@ def build_model(
     preference: tuple[str, ...] = exporters.EXPORTERS,
     force: bool = False,
     progress=None,
+    served_check: Callable[[str, str, Path], str | None] | None = None,
 ) -> ModelOutcome:
-    """Export, verify and publish one model; the first passing exporter in `preference` wins."""
+    """Export, verify and publish one model; the first passing exporter in `preference` wins.
+
+    With `served_check(model, exporter, onnx_path)` (None when Triton answered like ORT, else
+    the reason), each verified file must also be served correctly to count as passing.
+    """
     fingerprint = export_fingerprint(spec, options, preference)
     previous = read_record(repository, spec.name)
     if not force and previous and previous.get("fingerprint") == fingerprint:
@@ -91,13 +98,19 @@ def build_model(
     batch_sizes = tuple(sorted({1, 2, options.default_max_batch_size}))
     staging = staging_root(repository)
     staging.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=f"{spec.name}.export.", dir=staging))
+    workdir = Path(tempfile.mkdtemp(prefix=staging_prefix(f"{spec.name}-export"), dir=staging))
     try:
         for exporter in preference:
             if progress:
                 progress.set_postfix_str(f"{spec.name}: {exporter} export + verify")
-            outcome.attempts[exporter] = _attempt(spec, exporter, workdir, batch_sizes)
-            passed = outcome.attempts[exporter]["error"] is None
+            attempt = _attempt(spec, exporter, workdir, batch_sizes)
+            outcome.attempts[exporter] = attempt
+            if served_check and attempt["error"] is None:
+                if progress:
+                    progress.set_postfix_str(f"{spec.name}: {exporter} served by Triton?")
+                path = workdir / f"{exporter}.onnx"
+                attempt["served"] = served_check(spec.name, exporter, path) or True
+            passed = attempt["error"] is None and attempt.get("served", True) is True
             if passed and outcome.served_by is None:
                 outcome.served_by = exporter
         if outcome.served_by is None:
@@ -121,21 +134,36 @@ def build_model(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _served_cell(attempt: dict, is_winner: bool) -> str:
+    served = attempt.get("served")
+    if served is True:
+        return "yes"
+    if served:
+        return "NO"
+    return "unchecked" if is_winner else "-"
+
+
 def print_summary(outcomes: list[ModelOutcome], stream=sys.stdout) -> None:
-    """A table: model x exporter -> exported / checker / parity, and which one is served."""
-    header = f"{'model':<22} {'exporter':<12} {'exported':<9} {'checker':<8} {'parity (max abs diff)':<32} served"
+    """A table: model x exporter -> exported / checker / parity / served-by-Triton, and the winner."""
+    header = (
+        f"{'model':<22} {'exporter':<12} {'exported':<9} {'checker':<8} "
+        f"{'parity (max abs diff)':<32} {'triton':<10} published"
+    )
     print(header, file=stream)
     print("-" * len(header), file=stream)
     for outcome in outcomes:
         for exporter, attempt in outcome.attempts.items():
             parity = ", ".join(f"b{b}:{d:.1e}" for b, d in attempt.get("parity", {}).items())
-            served = "<- served" if outcome.served_by == exporter else ""
-            if outcome.skipped and served:
-                served += " (unchanged, reused)"
+            winner = outcome.served_by == exporter
+            published = "<- published" if winner else ""
+            if outcome.skipped and winner:
+                published += " (unchanged, reused)"
             print(
                 f"{outcome.name:<22} {exporter:<12} {str(attempt['exported']):<9} "
-                f"{str(attempt['checker']):<8} {parity or '-':<32} {served}",
+                f"{str(attempt['checker']):<8} {parity or '-':<32} "
+                f"{_served_cell(attempt, winner):<10} {published}",
                 file=stream,
             )
-            if attempt.get("error"):
-                print(f"{'':<22} {'':<12} reason: {attempt['error']}", file=stream)
+            for reason in (attempt.get("error"), attempt.get("served")):
+                if isinstance(reason, str):
+                    print(f"{'':<22} {'':<12} reason: {reason}", file=stream)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import time
 import warnings
 from dataclasses import dataclass
@@ -61,6 +62,9 @@ def _export_dynamo(module: torch.nn.Module, spec: ModelSpec, path: Path) -> None
     )
     program.save(str(path))
 
+
+# torch's own logger prints "torchvision is not installed" lines past our redirect.
+logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 
 _EXPORT_FUNCTIONS = {"torchscript": _export_torchscript, "dynamo": _export_dynamo}
 

@@ -55,6 +55,9 @@ class ServingOptions:
     max_queue_delay_us: int = 200
     default_model_filename: str = "model.onnx"
     parameters: dict[str, str] = field(default_factory=dict)
+    graph_level: int | None = None  # optimization.graph.level (-1 basic, 1 extended, 2 all)
+    warmup_batch_size: int = 0  # 0: no model_warmup entry
+    version_policy: str | None = None  # "latest:N", "all" or "specific:1,2"
 
 
 def _tensor_signature(value: onnx.ValueInfoProto, model_name: str) -> TensorSignature:
@@ -116,7 +119,69 @@ def build_model_config(
         config.dynamic_batching.max_queue_delay_microseconds = options.max_queue_delay_us
     for key, value in options.parameters.items():
         config.parameters[key].string_value = value
+    if options.graph_level is not None:
+        config.optimization.graph.level = options.graph_level
+    if options.version_policy:
+        set_version_policy(config, options.version_policy)
+    if options.warmup_batch_size > 0:
+        add_random_warmup(config, inputs, options.warmup_batch_size)
     return config
+
+
+def set_version_policy(config: mc.ModelConfig, policy: str) -> None:
+    """`latest:N`, `all` or `specific:1,2` -> config.version_policy."""
+    kind, _, value = policy.partition(":")
+    if kind == "all" and not value:
+        config.version_policy.all.SetInParent()
+    elif kind == "latest" and value.isdigit():
+        config.version_policy.latest.num_versions = int(value)
+    elif kind == "specific" and all(v.strip().isdigit() for v in value.split(",")):
+        config.version_policy.specific.versions.extend(int(v) for v in value.split(","))
+    else:
+        raise ValueError(
+            f"version policy {policy!r} is not one of 'all', 'latest:N', 'specific:1,2'"
+        )
+
+
+def add_random_warmup(config: mc.ModelConfig, inputs, batch_size: int) -> None:
+    """A model_warmup entry with random data so the first real request is not cold."""
+    warmup = config.model_warmup.add()
+    warmup.name = "random_input"
+    # Triton sends the warmup batch as is: a non-batching model takes one request of its dims.
+    warmup.batch_size = min(batch_size, config.max_batch_size) if config.max_batch_size else 1
+    batched = config.max_batch_size > 0
+    for tensor in inputs:
+        dims = tensor.dims[1:] if batched else tensor.dims
+        if any(d < 0 for d in dims):
+            # Random data needs a concrete shape; a -1 dim cannot be warmed up generically.
+            del config.model_warmup[:]
+            return
+        entry = warmup.inputs[tensor.name]
+        entry.data_type = tensor.data_type
+        entry.dims.extend(dims)
+        if tensor.data_type == mc.TYPE_STRING:
+            entry.zero_data = True  # random bytes are not valid strings
+        else:
+            entry.random_data = True
+
+
+def add_tensorrt_accelerator(
+    config: mc.ModelConfig, cache_path: str, workspace_bytes: int = 1 << 30
+) -> mc.ModelConfig:
+    """A copy of `config` for GPU instances with the TensorRT execution accelerator (FP16)."""
+    trt = mc.ModelConfig()
+    trt.CopyFrom(config)
+    del trt.instance_group[:]
+    group = trt.instance_group.add()
+    group.count = config.instance_group[0].count if config.instance_group else 1
+    group.kind = mc.ModelInstanceGroup.KIND_GPU
+    accelerator = trt.optimization.execution_accelerators.gpu_execution_accelerator.add()
+    accelerator.name = "tensorrt"
+    accelerator.parameters["precision_mode"] = "FP16"
+    accelerator.parameters["max_workspace_size_bytes"] = str(workspace_bytes)
+    accelerator.parameters["trt_engine_cache_enable"] = "1"
+    accelerator.parameters["trt_engine_cache_path"] = cache_path
+    return trt
 
 
 def to_pbtxt(config: mc.ModelConfig) -> str:

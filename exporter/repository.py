@@ -28,6 +28,25 @@ def staging_root(repository: Path) -> Path:
     return repository.parent / f".{repository.name}.staging"
 
 
+def staging_prefix(name: str) -> str:
+    """Staging folder prefix: carries our pid so a later run can tell a dead writer's leftovers."""
+    return f"{name}.pid{os.getpid()}."
+
+
+def remove_stale_staging(repository: Path) -> None:
+    """Remove staging leftovers of writers that died (kill -9, power loss): their pid is gone."""
+    staging = staging_root(repository)
+    if not staging.is_dir():
+        return
+    for entry in staging.iterdir():
+        marker = entry.name.split(".pid", 1)
+        if len(marker) != 2 or not marker[1].split(".", 1)[0].isdigit():
+            continue
+        pid = int(marker[1].split(".", 1)[0])
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths; False where the kernel or filesystem cannot."""
     try:
@@ -53,7 +72,8 @@ def staged_model_dir(repository: Path, name: str) -> Iterator[Path]:
     repository.mkdir(parents=True, exist_ok=True)
     staging = staging_root(repository)
     staging.mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=staging))
+    remove_stale_staging(repository)
+    work = Path(tempfile.mkdtemp(prefix=staging_prefix(name), dir=staging))
     try:
         build = work / name
         build.mkdir()

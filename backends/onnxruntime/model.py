@@ -93,7 +93,7 @@ class TritonPythonModel:
     def _feeds(self, request) -> dict:
         # as_numpy() is a view of the request's shared memory: no copy before ORT reads it.
         return {
-            name: pb_utils.get_input_tensor_by_name(request, name).as_numpy()
+            name: _ort_input(pb_utils.get_input_tensor_by_name(request, name).as_numpy())
             for name in self.input_names
         }
 
@@ -120,6 +120,15 @@ class TritonPythonModel:
 
     def finalize(self):
         self.session = None
+
+
+def _ort_input(array):
+    """TYPE_STRING arrives as bytes objects; ORT would str() them into "b'...'": decode."""
+    if array.dtype != object:
+        return array
+    return np.vectorize(
+        lambda v: v.decode("utf-8") if isinstance(v, bytes) else v, otypes=[object]
+    )(array)
 
 
 def _same_trailing_shapes(feeds) -> bool:
