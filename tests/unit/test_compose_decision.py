@@ -1,5 +1,9 @@
 """`make up` picks compose only with a Docker engine AND a GPU; the probes name what failed."""
 
+import os
+import subprocess
+import sys
+
 from local_stack import compose_stack
 
 
@@ -39,3 +43,32 @@ def test_probe_of_failing_command_names_it_and_its_output():
 
 def test_probe_of_working_command_is_none():
     assert compose_stack._probe(["true"]) is None
+
+
+def test_launch_down_with_nothing_running_stops_nothing_and_succeeds(tmp_path):
+    """Here (no engine) `make down` must not touch compose and must still succeed."""
+    env = os.environ | {"STACK_RUN_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "local_stack.launch", "down"],
+        cwd=compose_stack.PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    if compose_stack.docker_engine_problem():
+        assert "docker compose down" not in result.stdout
+    assert "tritonserver was not running" in result.stdout
+
+
+def test_launch_rejects_unknown_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "local_stack.launch", "sideways"],
+        cwd=compose_stack.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "usage: python -m local_stack.launch {up|down}" in result.stderr
