@@ -18,11 +18,11 @@ $(STAMP): pyproject.toml
 
 ## export -> serve -> load -> report (Docker Compose on a GPU host, else the local path)
 up: venv
-	$(PY) -m local_stack up
+	$(PY) -m local_stack.launch up
 
 ## stop everything `make up` started (safe to run twice)
 down:
-	@if [ -x $(PY) ]; then $(PY) -m local_stack down; else echo "nothing to stop (no $(VENV))"; fi
+	@if [ -x $(PY) ]; then $(PY) -m local_stack.launch down; else echo "nothing to stop (no $(VENV))"; fi
 
 status: venv
 	$(PY) -m local_stack status

@@ -1,0 +1,46 @@
+"""`make up` / `make down`: Docker Compose on a GPU host, the local path everywhere else.
+
+python -m local_stack.launch up|down
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import stack_settings
+from local_stack import compose_stack
+
+
+def up() -> int:
+    """Pick the path (printed with its reason) and run it."""
+    choice = compose_stack.choose_path(
+        compose_stack.docker_engine_problem(), compose_stack.gpu_problem()
+    )
+    print(f"==> {choice.reason}", flush=True)
+    if choice.use_compose:
+        runs = stack_settings.get_path("STACK_RUN_DIR")
+        return compose_stack.up(runs / "reports" / f"compose-{time.strftime('%Y%m%d-%H%M%S')}")
+    from local_stack import pipeline  # noqa: PLC0415 (the local path's imports only when used)
+
+    return pipeline.up()
+
+
+def down() -> int:
+    """Stop the compose stack when one exists, and the local server; safe to run twice."""
+    status = 0
+    if compose_stack.is_running():
+        print("==> docker compose down", flush=True)
+        status = compose_stack.down()
+    from local_stack import pipeline  # noqa: PLC0415
+
+    return pipeline.down() or status
+
+
+COMMANDS = {"up": up, "down": down}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
+        print(f"usage: python -m local_stack.launch {{{'|'.join(COMMANDS)}}}", file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(COMMANDS[sys.argv[1]]())

@@ -1,0 +1,74 @@
+"""`make up` picks compose only with a Docker engine AND a GPU; the probes name what failed."""
+
+import os
+import subprocess
+import sys
+
+from local_stack import compose_stack
+
+
+def test_compose_needs_engine_and_gpu():
+    assert compose_stack.choose_path(None, None).use_compose
+
+
+def test_no_engine_runs_local_path_saying_why():
+    choice = compose_stack.choose_path("no Docker engine: `docker info` failed: x", None)
+    assert not choice.use_compose
+    assert "no Docker engine" in choice.reason and "local path" in choice.reason
+
+
+def test_no_gpu_runs_local_path_saying_why():
+    choice = compose_stack.choose_path(None, "no NVIDIA GPU: `nvidia-smi` not found on PATH")
+    assert not choice.use_compose
+    assert "no NVIDIA GPU" in choice.reason
+
+
+def test_both_missing_are_both_named():
+    choice = compose_stack.choose_path("no Docker engine: a", "no NVIDIA GPU: b")
+    assert not choice.use_compose
+    assert "no Docker engine: a" in choice.reason and "no NVIDIA GPU: b" in choice.reason
+
+
+def test_probe_of_missing_command_names_it():
+    assert (
+        compose_stack._probe(["no-such-command-xyz"]) == "`no-such-command-xyz` not found on PATH"
+    )
+
+
+def test_probe_of_failing_command_names_it_and_its_output():
+    reason = compose_stack._probe(["sh", "-c", "echo engine down >&2; exit 3"])
+    assert reason is not None
+    assert reason == "`sh -c echo engine down >&2; exit 3` failed: engine down"
+
+
+def test_probe_of_working_command_is_none():
+    assert compose_stack._probe(["true"]) is None
+
+
+def test_launch_down_with_nothing_running_stops_nothing_and_succeeds(tmp_path):
+    """Here (no engine) `make down` must not touch compose and must still succeed."""
+    env = os.environ | {"STACK_RUN_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "local_stack.launch", "down"],
+        cwd=compose_stack.PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    if compose_stack.docker_engine_problem():
+        assert "docker compose down" not in result.stdout
+    assert "tritonserver was not running" in result.stdout
+
+
+def test_launch_rejects_unknown_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "local_stack.launch", "sideways"],
+        cwd=compose_stack.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "usage: python -m local_stack.launch {up|down}" in result.stderr

