@@ -2,6 +2,7 @@
 
 python -m client --model NAME --protocol http|grpc --shm none|system|cuda --concurrency N
                  (--requests N | --duration S) [--rate R] [--verify] [--report DIR]
+                 [--linger S]
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -58,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="serve client metrics here (default CLIENT_METRICS_PORT; 0 = off)",
     )
+    p.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        help="keep the metrics endpoint up S seconds before and after the run, so Prometheus "
+        "scrapes the counters at 0 and at their final values (short runs)",
+    )
     p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -72,6 +81,8 @@ def _validate(args) -> None:
         raise ClientError(f"--duration must be > 0, got {args.duration}")
     if args.rate is not None and args.rate <= 0:
         raise ClientError(f"--rate must be > 0, got {args.rate}")
+    if args.linger < 0:
+        raise ClientError(f"--linger must be >= 0, got {args.linger}")
 
 
 def _model_info(transport: Transport, args):
@@ -126,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         if port is None:
             port = stack_settings.get_int("CLIENT_METRICS_PORT", 0)
         metrics = ClientMetrics(port, stack_settings.get("CLIENT_METRICS_ADDRESS", "127.0.0.1"))
+        metrics.declare(args.model, args.protocol, args.shm)
+        if args.linger and metrics.server is not None:
+            time.sleep(args.linger)
         profile = LoadProfile(
             model=args.model,
             protocol=args.protocol,
@@ -156,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                 metrics,
                 progress=lambda n: bar.update(n - bar.n),
             )
+        if args.linger and metrics.server is not None:
+            time.sleep(args.linger)
     except (
         ClientError,
         ModelSpecError,

@@ -58,6 +58,11 @@ class ClientMetrics:
         if port:
             self.server, _ = start_http_server(port, addr=address, registry=self.registry)
 
+    def declare(self, *labels: str) -> None:
+        """Export the run's series at 0 before the first request, so rate() sees it all."""
+        for metric in (self.latency, self.in_flight, self.requests):
+            metric.labels(*labels)
+
     def started(self, *labels: str) -> None:
         self.in_flight.labels(*labels).inc()
 

@@ -37,6 +37,7 @@ def client_command(
     url: str | None = None,
     verify_repository: Path | None = None,
     metrics_port: int = 0,
+    linger_s: float = 0.0,
 ) -> list[str]:
     """`python -m client ...` for one measured run (requests or duration, not both)."""
     bound = (
@@ -49,6 +50,8 @@ def client_command(
     ]  # fmt: skip
     if url:
         command += ["--url", url]
+    if linger_s:
+        command += ["--linger", str(linger_s)]
     if verify_repository is not None:
         command += ["--verify", "--model-repository", str(verify_repository)]
     return command

@@ -9,10 +9,13 @@ import time
 from pathlib import Path
 
 import stack_settings
-from local_stack import server, triton_metrics
+from local_stack import prometheus, server, triton_metrics
 from local_stack.client_run import run_client
 
 BUILTIN_MODELS = ("simple_cnn", "simple_transformer")
+# Seconds the client keeps its metrics endpoint up before and after a run: > 2 scrape intervals (1s),
+# so Prometheus records its counters at 0 and at their final values.
+CLIENT_LINGER_S = "3"
 
 
 def run_dir() -> Path:
@@ -31,7 +34,9 @@ def export(repository: Path) -> None:
     )
 
 
-def load(models: tuple[str, ...], report_dir: Path, repository: Path) -> list[dict]:
+def load(
+    models: tuple[str, ...], report_dir: Path, repository: Path, linger: str = "0"
+) -> list[dict]:
     """Run the client service once per model, verified against ORT; returns its summaries."""
     return [
         run_client(
@@ -44,6 +49,7 @@ def load(models: tuple[str, ...], report_dir: Path, repository: Path) -> list[di
             requests=stack_settings.get_int("LOAD_REQUESTS"),
             verify_repository=repository,
             metrics_port=stack_settings.get_int("CLIENT_METRICS_PORT", 0),
+            linger_s=float(linger),
         )
         for model in models
     ]
@@ -84,13 +90,14 @@ def up() -> int:
     print(f"ready: {server.http_url()} (pid {process.pid()}, log {process.log_file})")
     for name, state in sorted(server.model_states().items()):
         print(f"  {name}: {state}")
+    monitoring = start_prometheus(runs)
     _step(
         "load: client over "
         + stack_settings.get("LOAD_PROTOCOL")
         + ", shm "
         + stack_settings.get("LOAD_SHM")
     )
-    summaries = load(BUILTIN_MODELS, report_dir, repository)
+    summaries = load(BUILTIN_MODELS, report_dir, repository, CLIENT_LINGER_S if monitoring else "0")
     _step("report")
     report = write_report(summaries, report_dir, process.log_file)
     print(report.read_text())
@@ -99,7 +106,26 @@ def up() -> int:
     latest.symlink_to(report_dir.name)
     print(f"report: {report}")
     print(f"Triton keeps serving on {server.http_url()}; stop everything with `make down`.")
+    if monitoring:
+        print(f"Prometheus keeps scraping on {prometheus.url()} (rules and alerts loaded).")
     return 0
+
+
+def start_prometheus(runs: Path) -> bool:
+    """Start the local Prometheus (same config as compose); without it, say how and go on."""
+    _step("start prometheus (monitoring/prometheus/prometheus.yml, local targets)")
+    try:
+        prometheus.start(
+            runs, stack_settings.get_int("PROMETHEUS_PORT"), prometheus.settings_targets()
+        )
+    except prometheus.PrometheusError as exc:
+        print(f"warning: no Prometheus this run: {exc}", flush=True)
+        return False
+    # Prometheus applies targets a few seconds after it is ready; load only once it scrapes,
+    # or a short client run would come and go unseen.
+    prometheus.wait_for(prometheus.url(), 'up{job="triton"} == 1', bool)
+    print(f"ready: {prometheus.url()} (log {prometheus.prometheus_process(runs).log_file})")
+    return True
 
 
 def serve() -> int:
@@ -111,6 +137,8 @@ def serve() -> int:
 
 def down() -> int:
     """Stop what `up` started (by pid); safe to run when nothing runs."""
+    stopped = prometheus.prometheus_process(run_dir()).stop()
+    print("prometheus stopped" if stopped else "prometheus was not running")
     stopped = server.triton_process(run_dir()).stop()
     print("tritonserver stopped" if stopped else "tritonserver was not running")
     return 0
@@ -120,4 +148,6 @@ def status() -> int:
     pid = server.triton_process(run_dir()).pid()
     ready = server.is_ready()
     print(f"tritonserver: {'pid ' + str(pid) if pid else 'not running'}, ready={ready}")
+    prometheus_pid = prometheus.prometheus_process(run_dir()).pid()
+    print(f"prometheus: {'pid ' + str(prometheus_pid) if prometheus_pid else 'not running'}")
     return 0 if pid and ready else 1

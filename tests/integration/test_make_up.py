@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from tests.conftest import SMALL_MODELS, ports_at, run_module
+from local_stack import prometheus
+from tests.conftest import PORT_BASE, SMALL_MODELS, ports_at, run_module
 
 pytestmark = pytest.mark.seed_size
 
@@ -21,7 +22,8 @@ def up_env(tmp_path) -> dict[str, str]:
         | {
             "MODEL_REPOSITORY": str(tmp_path / "model_repository"),
             "STACK_RUN_DIR": str(tmp_path / "run"),
-            "CLIENT_METRICS_PORT": "0",
+            "CLIENT_METRICS_PORT": str(PORT_BASE + 23),
+            "PROMETHEUS_PORT": str(PORT_BASE + 24),
             "LOAD_REQUESTS": "3",
         }
     )
@@ -45,11 +47,21 @@ def test_make_up_runs_the_pipeline_and_down_stops_it(up_env, tmp_path):
             config = (tmp_path / "model_repository" / model / "config.pbtxt").read_text()
             assert all(f"dims: {d}" in config for d in shape)
         assert "make down" in up.stdout
+        if prometheus.binary():  # `make up` runs on without it, saying how to install it
+            totals = prometheus.query(
+                prometheus.url(PORT_BASE + 24),
+                "sum by (model) (last_over_time(tos_client_requests_total[10m]))",
+            )
+            assert {r["metric"]["model"]: r["value"][1] for r in totals} == {
+                "simple_cnn": "3",
+                "simple_transformer": "3",
+            }
         status = run_module("local_stack", "status", env=up_env, check=False)
         assert status.returncode == 0
     finally:
         first = run_module("local_stack", "down", env=up_env, check=False)
     assert "tritonserver stopped" in first.stdout
+    assert ("prometheus stopped" in first.stdout) == bool(prometheus.binary())
     second = run_module("local_stack", "down", env=up_env, check=False)
     assert second.returncode == 0 and "was not running" in second.stdout
     assert run_module("local_stack", "status", env=up_env, check=False).returncode == 1
