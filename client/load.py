@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from client.model_info import ModelInfo
-from client.shm import WorkerRegions, region_prefix
+from client.shm import WorkerRegions, region_prefix, sweep_process_regions
 from client.transport import Transport
 
 
@@ -66,21 +66,20 @@ class Schedule:
             limit = self.profile.requests
             if limit is not None and self._issued >= limit:
                 return None
-            now = time.perf_counter()
-            if (
-                self.profile.duration_s is not None
-                and now - self.started >= self.profile.duration_s
-            ):
+            send_at = time.perf_counter()
+            if self.profile.rate:
+                # Open loop: the send time is fixed by the arrival process, not by when a
+                # worker came free, and the duration bounds send times (not ticket grabs).
+                send_at = self._next_send
+            duration = self.profile.duration_s
+            if duration is not None and send_at - self.started >= duration:
                 return None
+            if self.profile.rate:
+                rate = self.profile.rate
+                gap = self._rng.expovariate(rate) if self.profile.arrival == "poisson" else 1 / rate
+                self._next_send += gap
             index = self._issued
             self._issued += 1
-            send_at = now
-            if self.profile.rate:
-                gap = 1.0 / self.profile.rate
-                if self.profile.arrival == "poisson":
-                    gap = self._rng.expovariate(self.profile.rate)
-                send_at = self._next_send
-                self._next_send += gap
             return index, send_at
 
 
@@ -133,6 +132,7 @@ class Worker(threading.Thread):
                 self.stats.cleanup_problems += regions.close()
             if client is not None:
                 client.close()
+            self.transport.end_thread()
 
     def _request(self, inputs, regions):
         batch, batched = self.profile.batch_size, self.model.batched
@@ -264,16 +264,40 @@ def run_load(
                 progress(
                     sum(len(w.stats.latencies_s) + sum(w.stats.errors.values()) for w in workers)
                 )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         schedule.stop.set()
         barrier.abort()
         for worker in workers:
             worker.join()
+        # The caller reports these: an interrupted run has no summary to carry them.
+        interrupt.cleanup_problems = _worker_problems(workers) + _sweep(profile, transport)
         raise
     finally:
         wall = time.perf_counter() - schedule.started if schedule.started else 0.0
+    swept = _sweep(profile, transport)
     fatal = next((w.fatal for w in workers if w.fatal is not None), None)
     if fatal is not None:
+        fatal.cleanup_problems = _worker_problems(workers) + swept
         raise fatal
+    if swept:
+        workers[0].stats.cleanup_problems += swept
     after = server_statistics()
     return LoadResult(profile, wall, [w.stats for w in workers], snapshot.get("before", {}), after)
+
+
+def _worker_problems(workers: list[Worker]) -> list[str]:
+    return [p for w in workers for p in w.stats.cleanup_problems]
+
+
+def _sweep(profile: LoadProfile, transport: Transport) -> list[str]:
+    """Remove whatever of this process a worker left (should be nothing), saying what it was."""
+    if profile.shm != "system":
+        return []
+    client = transport.connect(profile.timeout_s)
+    try:
+        removed = sweep_process_regions(client, transport.system_shm_names(client))
+    except Exception as exc:  # noqa: BLE001 - the server may be gone; reported, not raised
+        return [f"final shm sweep failed: {exc}"]
+    finally:
+        client.close()
+    return [f"left by a worker, removed by the final sweep: {name}" for name in removed]

@@ -124,6 +124,29 @@ class WorkerRegions:
         return problems
 
 
+def process_prefix() -> str:
+    """The start of every region name this process makes (several clients may share a server)."""
+    return f"tos_{os.getpid()}_"
+
+
 def region_prefix(worker: int) -> str:
-    """Region names unique to this process and worker (several clients may share a server)."""
-    return f"tos_{os.getpid()}_w{worker}"
+    """Region names unique to this process and worker."""
+    return f"{process_prefix()}w{worker}"
+
+
+def sweep_process_regions(client, registered_names: list[str]) -> list[str]:
+    """Unregister and unlink anything of this process still left; returns what it removed.
+
+    The workers clean up their own regions; this last pass (on the runner's thread, after
+    every worker has ended) makes "nothing left behind" hold even if a worker was cut short.
+    """
+    prefix, removed = process_prefix(), []
+    for name in registered_names:
+        if name.startswith(prefix):
+            client.unregister_system_shared_memory(name)
+            removed.append(name)
+    for name in os.listdir("/dev/shm") if os.path.isdir("/dev/shm") else []:
+        if name.startswith(prefix):
+            os.unlink(f"/dev/shm/{name}")
+            removed.append(f"/dev/shm/{name}")
+    return removed
