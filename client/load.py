@@ -241,7 +241,7 @@ def run_load(
         # A client of its own: tritonclient's HTTP client must stay on the thread that made it.
         client = transport.connect(profile.timeout_s)
         try:
-            return transport.statistics(client, model.name, model.version)
+            return _settled_statistics(transport, client, model)
         finally:
             client.close()
 
@@ -283,6 +283,22 @@ def run_load(
         workers[0].stats.cleanup_problems += swept
     after = server_statistics()
     return LoadResult(profile, wall, [w.stats for w in workers], snapshot.get("before", {}), after)
+
+
+def _settled_statistics(transport: Transport, client, model: ModelInfo) -> dict:
+    """Statistics once the server has counted every answered request (no sender is active).
+
+    Triton counts a request when it releases it, which can be just after the client has
+    its response; a snapshot taken at once would put late warm-ups inside the window.
+    """
+    stats = transport.statistics(client, model.name, model.version)
+    for _ in range(50):  # at most ~1 s
+        time.sleep(0.02)
+        again = transport.statistics(client, model.name, model.version)
+        if again.get("inference_stats") == stats.get("inference_stats"):
+            return again
+        stats = again
+    return stats
 
 
 def _worker_problems(workers: list[Worker]) -> list[str]:

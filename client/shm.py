@@ -8,6 +8,7 @@ frees them locally; the worker calls it on normal exit, on errors and on Ctrl-C.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,7 +112,7 @@ class WorkerRegions:
         )
         for name in self._registered:
             try:
-                unregister(name)
+                _unregister_when_free(unregister, name)
             except Exception as exc:  # noqa: BLE001 - the server may already be gone
                 problems.append(f"unregister {name}: {exc}")
         self._registered.clear()
@@ -122,6 +123,23 @@ class WorkerRegions:
                 problems.append(f"free {region.name}: {exc}")
         self._created.clear()
         return problems
+
+
+def _unregister_when_free(unregister, name: str, patience_s: float = 10.0) -> None:
+    """Unregister, waiting while Triton still uses the region.
+
+    Triton refuses ("it is currently in use") while a request holds the region, e.g. one
+    the client gave up on after its timeout; it frees it when that request finishes.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            unregister(name)
+            return
+        except Exception as exc:
+            if "in use" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def process_prefix() -> str:

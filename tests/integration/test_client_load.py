@@ -12,6 +12,7 @@ import time
 
 import pytest
 import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
 
 from tests.client_models import GATE_BATCH, GATE_MODEL
 from tests.conftest import PROJECT_ROOT, run_module
@@ -144,20 +145,46 @@ def test_signal_mid_run_leaves_no_shm_behind(stack, tmp_path, protocol, sig, cod
 
 
 def test_requests_failing_mid_run_leave_no_shm_behind(stack, tmp_path):
-    # A deadline no request can meet: every measured request fails on the wire while the
-    # regions are registered, the run goes on, counts them by kind and exits 1.
-    result = run_module(
-        "client",
-        *client_args(stack, "--model", "simple_transformer", "--shm", "system", protocol="grpc"),
-        *("--concurrency", "2", "--requests", "6", "--warmup", "0", "--timeout", "0.0001"),
-        *("--report", str(tmp_path)),
-        check=False,
+    # A bad request mid-run: the test unregisters the client's regions from the server while
+    # it runs, so its requests fail; the run goes on, counts them, and still leaves nothing.
+    command = [sys.executable, "-X", "faulthandler", "-m", "client"]
+    command += client_args(stack, "--model", "simple_transformer", "--shm", "system")
+    command += ["--concurrency", "2", "--duration", "4", "--report", str(tmp_path)]
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    assert result.returncode == 1, result.stderr
+    try:
+        server = httpclient.InferenceServerClient(stack.http)
+        deadline = time.monotonic() + 60
+        while len(leftovers(stack, process.pid)) < 2 * 2 * 2 and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.2)
+        time.sleep(0.5)
+        for region in server.get_system_shared_memory_status():
+            if region["name"].startswith(f"tos_{process.pid}_"):
+                unregister_between_requests(server, region["name"])
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, stderr
     (summary,) = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["requests_failed"] == 6 and summary["errors"] == {"deadline_exceeded": 6}
-    assert summary["cleanup_problems"] == []
-    assert not leftovers(stack)
+    assert summary["requests_failed"] > 0 and summary["requests_ok"] > 0, summary["errors"]
+    assert "unable to find shared memory region" in stderr.lower(), stderr
+    assert not leftovers(stack, process.pid)
+
+
+def unregister_between_requests(server, name: str) -> None:
+    """Triton refuses to unregister a region a request is using: retry into a gap."""
+    for _ in range(2000):
+        try:
+            server.unregister_system_shared_memory(name)
+            return
+        except InferenceServerException as exc:
+            if "in use" not in str(exc):
+                raise
+            time.sleep(0.002)
+    raise AssertionError(f"{name} stayed in use")
 
 
 def test_cuda_shm_without_a_gpu_fails_clearly_and_leaves_nothing(stack):
