@@ -166,27 +166,35 @@ class Worker(threading.Thread):
         return client.infer(self.model.name, infer_inputs, outputs=outputs, **kwargs)
 
     def _loop(self, client, request, inputs, regions) -> None:
-        labels = (self.model.name, self.transport.protocol, self.profile.shm)
-        while (ticket := self.schedule.next()) is not None:
+        metrics = self.metrics.bind(self.model.name, self.transport.protocol, self.profile.shm)
+        infer_inputs, outputs = request
+        kwargs = {"outputs": outputs}
+        if self.model.version:
+            kwargs["model_version"] = self.model.version
+        if self.transport.protocol == "grpc":
+            kwargs["client_timeout"] = self.profile.timeout_s
+        infer, name, latencies = client.infer, self.model.name, self.stats.latencies_s
+        clock, next_ticket = time.perf_counter, self.schedule.next
+        while (ticket := next_ticket()) is not None:
             index, send_at = ticket
-            delay = send_at - time.perf_counter()
+            delay = send_at - clock()
             if delay > 0:
                 time.sleep(delay)
-            self.metrics.started(*labels)
-            began = time.perf_counter()
+            metrics.started()
+            began = clock()
             try:
-                result = self._infer(client, request)
+                result = infer(name, infer_inputs, **kwargs)
             except Exception as exc:  # noqa: BLE001 - counted by kind, the run goes on
                 kind = error_kind(exc)
                 self.stats.errors[kind] += 1
                 self.stats.error_examples.setdefault(kind, str(exc)[:300])
-                self.metrics.failed(*labels, kind)
+                metrics.failed(kind)
                 continue
             finally:
-                self.metrics.finished(*labels)
-            latency = time.perf_counter() - began
-            self.stats.latencies_s.append(latency)
-            self.metrics.observe(*labels, latency)
+                metrics.finished()
+            latency = clock() - began
+            latencies.append(latency)
+            metrics.observe(latency)
             if self.profile.verify_every and index % self.profile.verify_every == 0:
                 self._verify(result, inputs, regions)
 

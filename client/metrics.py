@@ -58,6 +58,10 @@ class ClientMetrics:
         if port:
             self.server, _ = start_http_server(port, addr=address, registry=self.registry)
 
+    def bind(self, *labels: str) -> BoundMetrics:
+        """The metric children for one label set, looked up once (the load loop is hot)."""
+        return BoundMetrics(self, labels)
+
     def started(self, *labels: str) -> None:
         self.in_flight.labels(*labels).inc()
 
@@ -76,3 +80,22 @@ class ClientMetrics:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+class BoundMetrics:
+    """ClientMetrics for one model/protocol/shm: no label lookups per request."""
+
+    def __init__(self, metrics: ClientMetrics, labels: tuple[str, ...]):
+        self._metrics, self._labels = metrics, labels
+        self._in_flight = metrics.in_flight.labels(*labels)
+        self._latency = metrics.latency.labels(*labels)
+        self._requests = metrics.requests.labels(*labels)
+        self.started = self._in_flight.inc
+        self.finished = self._in_flight.dec
+
+    def observe(self, latency_s: float) -> None:
+        self._latency.observe(latency_s)
+        self._requests.inc()
+
+    def failed(self, kind: str) -> None:
+        self._metrics.errors.labels(*self._labels, kind).inc()
