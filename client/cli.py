@@ -2,12 +2,17 @@
 
 python -m client --model NAME --protocol http|grpc --shm none|system|cuda --concurrency N
                  (--requests N | --duration S) [--rate R] [--verify] [--report DIR]
-                 [--linger S]
+
+Sweep: comma lists run every combination in one command, one summary row per step,
+e.g. --protocol http,grpc --shm none,system --concurrency 1,2,4,8,16 --duration 5.
+Exit codes: 0 all requests ok; 1 some requests failed or a region could not be cleaned;
+2 bad arguments, unknown model, unreachable server, unusable shm; 130 Ctrl-C; 143 SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import signal
 import sys
 import time
@@ -37,9 +42,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", required=True, help="served model name")
     p.add_argument("--model-version", default="", help="model version (default: server's choice)")
-    p.add_argument("--protocol", choices=PROTOCOLS, default="http")
-    p.add_argument("--shm", choices=SHM_MODES, default="none", help="data path for inputs/outputs")
-    p.add_argument("--concurrency", type=int, default=1, help="requests kept in flight")
+    p.add_argument(
+        "--protocol", type=_choices(PROTOCOLS), default=["http"], help="http|grpc or a list"
+    )
+    p.add_argument(
+        "--shm",
+        type=_choices(SHM_MODES),
+        default=["none"],
+        help="data path for inputs/outputs: none|system|cuda or a list",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=_int_list,
+        default=[1],
+        help="requests kept in flight; a list (1,2,4,8) sweeps",
+    )
     bound = p.add_mutually_exclusive_group(required=True)
     bound.add_argument("--requests", type=int, help="measured requests in total")
     bound.add_argument("--duration", type=float, help="measured seconds")
@@ -53,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--verify-every", type=int, default=1, help="with --verify: every Nth request")
     p.add_argument("--url", help="host:port (default from TRITON_HOST and the port settings)")
     p.add_argument("--model-repository", type=Path, help="for --verify (default $MODEL_REPOSITORY)")
-    p.add_argument("--report", type=Path, help="folder for summary.json and summary.csv")
+    p.add_argument(
+        "--report", type=Path, help="folder for summary.json, summary.csv and the latency plot"
+    )
     p.add_argument(
         "--metrics-port",
         type=int,
@@ -72,8 +91,33 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _choices(allowed: tuple[str, ...]):
+    """argparse type: one of `allowed` or a comma list of them."""
+
+    def parse(text: str) -> list[str]:
+        values = [v.strip() for v in text.split(",") if v.strip()]
+        bad = [v for v in values if v not in allowed]
+        if bad or not values:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: choose from {', '.join(allowed)} (or a comma list of them)"
+            )
+        return list(dict.fromkeys(values))
+
+    return parse
+
+
+def _int_list(text: str) -> list[int]:
+    """argparse type: N or a comma list N,M,..."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected N or a comma list like 1,2,4"
+        ) from None
+
+
 def _validate(args) -> None:
-    if args.concurrency < 1:
+    if not args.concurrency or min(args.concurrency) < 1:
         raise ClientError(f"--concurrency must be >= 1, got {args.concurrency}")
     if args.requests is not None and args.requests < 1:
         raise ClientError(f"--requests must be >= 1, got {args.requests}")
@@ -121,56 +165,121 @@ def _reference(args, config):
     return Reference(model_file(repository, args.model, args.model_version, config))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM cleans up like Ctrl-C
-    metrics = None
-    try:
-        _validate(args)
-        transport = Transport(args.protocol, args.url or default_url(args.protocol))
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (regions cleaned up) but with its own exit code."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def _targets(args) -> dict:
+    """protocol -> (transport, model info, config), checked before any load runs."""
+    urls = args.url.split(",") if args.url else [None] * len(args.protocol)
+    if len(urls) != len(args.protocol):
+        raise ClientError(
+            f"--url has {len(urls)} address(es) for {len(args.protocol)} protocol(s); "
+            "give one host:port per protocol, in the same order"
+        )
+    targets = {}
+    for protocol, url in zip(args.protocol, urls, strict=True):
+        transport = Transport(protocol, url or default_url(protocol))
         model, config = _model_info(transport, args)
         model.check_batch_size(args.batch_size)
-        if args.shm == "cuda":
-            load_cuda_shm()  # once, before any worker: fails early with what is missing
-        reference = _reference(args, config)
+        targets[protocol] = (transport, model, config)
+    return targets
+
+
+def _profile(args, protocol: str, shm: str, concurrency: int) -> LoadProfile:
+    return LoadProfile(
+        model=args.model,
+        protocol=protocol,
+        shm=shm,
+        concurrency=concurrency,
+        requests=args.requests,
+        duration_s=args.duration,
+        rate=args.rate,
+        arrival=args.arrival,
+        batch_size=args.batch_size,
+        warmup_per_worker=args.warmup,
+        verify_every=args.verify_every if args.verify else 0,
+        timeout_s=args.timeout,
+    )
+
+
+def _run_step(profile: LoadProfile, transport, model, reference, metrics, quiet: bool):
+    bar = tqdm(
+        total=profile.requests,
+        desc=f"{profile.model} {profile.protocol}/{profile.shm} c={profile.concurrency}",
+        unit="req",
+        file=sys.stderr,
+        disable=True if quiet else None,
+    )  # None: off when not a terminal
+    with bar:
+        return run_load(
+            profile, transport, model, reference, metrics, progress=lambda n: bar.update(n - bar.n)
+        )
+
+
+def _publish(args, summaries: list[dict]) -> None:
+    """The printed table, the report files and the error/cleanup lines."""
+    print(report.table(summaries))
+    for s in summaries:
+        step = f"{s['protocol']}/{s['shm']} c={s['concurrency']}"
+        if args.verify:
+            print(
+                f"{step}: verified {s['verified']} responses, max abs diff {s['max_abs_diff']:.3g}"
+            )
+        for kind, example in s["error_examples"].items():
+            count = s["errors"].get(kind, 0)
+            print(f"{step}: error ({kind}, {count}x): {example}", file=sys.stderr)
+        for problem in s["cleanup_problems"]:
+            print(f"{step}: cleanup: {problem}", file=sys.stderr)
+    if args.report:
+        paths = report.write(summaries, args.report)
+        from client.plots import latency_vs_throughput  # noqa: PLC0415 - matplotlib is slow to import
+
+        paths += (latency_vs_throughput(summaries, args.report / "latency_vs_throughput.png"),)
+        print("report: " + " ".join(map(str, paths)))
+
+
+def _print_cleanup(exc: BaseException) -> bool:
+    """Print the cleanup problems a failed run carries; True if there were any."""
+    problems = getattr(exc, "cleanup_problems", [])
+    for problem in problems:
+        print(f"cleanup: {problem}", file=sys.stderr)
+    return bool(problems)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM cleans up like Ctrl-C
+    metrics = None
+    summaries: list[dict] = []
+    code = None
+    try:
+        _validate(args)
+        if "cuda" in args.shm:
+            load_cuda_shm()  # fail before any worker starts, with the reason
+        targets = _targets(args)
+        reference = _reference(args, next(iter(targets.values()))[2])
         port = args.metrics_port
         if port is None:
             port = stack_settings.get_int("CLIENT_METRICS_PORT", 0)
         metrics = ClientMetrics(port, stack_settings.get("CLIENT_METRICS_ADDRESS", "127.0.0.1"))
-        metrics.declare(args.model, args.protocol, args.shm)
-        if args.linger and metrics.server is not None:
+        for protocol, shm in itertools.product(args.protocol, args.shm):
+            metrics.declare(args.model, protocol, shm)
+        lingering = args.linger and metrics.server is not None
+        if lingering:  # let Prometheus see the counters at 0 before the first request
             time.sleep(args.linger)
-        profile = LoadProfile(
-            model=args.model,
-            protocol=args.protocol,
-            shm=args.shm,
-            concurrency=args.concurrency,
-            requests=args.requests,
-            duration_s=args.duration,
-            rate=args.rate,
-            arrival=args.arrival,
-            batch_size=args.batch_size,
-            warmup_per_worker=args.warmup,
-            verify_every=args.verify_every if args.verify else 0,
-            timeout_s=args.timeout,
-        )
-        bar = tqdm(
-            total=args.requests,
-            desc=f"{args.model} {args.protocol}/{args.shm}",
-            unit="req",
-            file=sys.stderr,
-            disable=True if args.quiet else None,
-        )  # None: off when not a terminal
-        with bar:
-            result = run_load(
-                profile,
-                transport,
-                model,
-                reference,
-                metrics,
-                progress=lambda n: bar.update(n - bar.n),
-            )
-        if args.linger and metrics.server is not None:
+        for protocol, shm, concurrency in itertools.product(
+            args.protocol, args.shm, args.concurrency
+        ):
+            transport, model, _ = targets[protocol]
+            profile = _profile(args, protocol, shm, concurrency)
+            result = _run_step(profile, transport, model, reference, metrics, args.quiet)
+            summaries.append(report.summarize(result))
+        if lingering:  # ... and at their final values after the last one
             time.sleep(args.linger)
     except (
         ClientError,
@@ -180,28 +289,23 @@ def main(argv: list[str] | None = None) -> int:
         stack_settings.SettingError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        _print_cleanup(exc)
+        code = 2
     except InferenceServerException as exc:
         print(f"error: {args.model}: the server refused the request: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: shared-memory regions unregistered and freed", file=sys.stderr)
-        return 130
+        _print_cleanup(exc)
+        code = 2
+    except KeyboardInterrupt as exc:
+        name = "SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+        if not _print_cleanup(exc):
+            print(f"{name}: shared-memory regions unregistered and freed", file=sys.stderr)
+        code = 143 if isinstance(exc, Terminated) else 130
     finally:
         if metrics is not None:
             metrics.close()
-
-    summary = report.summarize(result)
-    print(report.table([summary]))
-    if args.verify:
-        print(
-            f"verified {summary['verified']} responses, max abs diff {summary['max_abs_diff']:.3g}"
-        )
-    if args.report:
-        json_path, csv_path = report.write([summary], args.report)
-        print(f"report: {json_path} {csv_path}")
-    for kind, example in summary["error_examples"].items():
-        print(f"error ({kind}, {summary['errors'].get(kind, 0)}x): {example}", file=sys.stderr)
-    for problem in summary["cleanup_problems"]:
-        print(f"cleanup: {problem}", file=sys.stderr)
-    return 1 if summary["requests_failed"] or summary["cleanup_problems"] else 0
+    if summaries:  # an interrupted sweep still reports the steps it finished
+        _publish(args, summaries)
+    if code is not None:
+        return code
+    failed = any(s["requests_failed"] or s["cleanup_problems"] for s in summaries)
+    return 1 if failed else 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from client.model_info import ModelInfo
-from client.shm import WorkerRegions, region_prefix
+from client.shm import WorkerRegions, region_prefix, sweep_process_regions
 from client.transport import Transport
 
 
@@ -66,21 +66,20 @@ class Schedule:
             limit = self.profile.requests
             if limit is not None and self._issued >= limit:
                 return None
-            now = time.perf_counter()
-            if (
-                self.profile.duration_s is not None
-                and now - self.started >= self.profile.duration_s
-            ):
+            send_at = time.perf_counter()
+            if self.profile.rate:
+                # Open loop: the send time is fixed by the arrival process, not by when a
+                # worker came free, and the duration bounds send times (not ticket grabs).
+                send_at = self._next_send
+            duration = self.profile.duration_s
+            if duration is not None and send_at - self.started >= duration:
                 return None
+            if self.profile.rate:
+                rate = self.profile.rate
+                gap = self._rng.expovariate(rate) if self.profile.arrival == "poisson" else 1 / rate
+                self._next_send += gap
             index = self._issued
             self._issued += 1
-            send_at = now
-            if self.profile.rate:
-                gap = 1.0 / self.profile.rate
-                if self.profile.arrival == "poisson":
-                    gap = self._rng.expovariate(self.profile.rate)
-                send_at = self._next_send
-                self._next_send += gap
             return index, send_at
 
 
@@ -133,6 +132,7 @@ class Worker(threading.Thread):
                 self.stats.cleanup_problems += regions.close()
             if client is not None:
                 client.close()
+            self.transport.end_thread()
 
     def _request(self, inputs, regions):
         batch, batched = self.profile.batch_size, self.model.batched
@@ -166,27 +166,35 @@ class Worker(threading.Thread):
         return client.infer(self.model.name, infer_inputs, outputs=outputs, **kwargs)
 
     def _loop(self, client, request, inputs, regions) -> None:
-        labels = (self.model.name, self.transport.protocol, self.profile.shm)
-        while (ticket := self.schedule.next()) is not None:
+        metrics = self.metrics.bind(self.model.name, self.transport.protocol, self.profile.shm)
+        infer_inputs, outputs = request
+        kwargs = {"outputs": outputs}
+        if self.model.version:
+            kwargs["model_version"] = self.model.version
+        if self.transport.protocol == "grpc":
+            kwargs["client_timeout"] = self.profile.timeout_s
+        infer, name, latencies = client.infer, self.model.name, self.stats.latencies_s
+        clock, next_ticket = time.perf_counter, self.schedule.next
+        while (ticket := next_ticket()) is not None:
             index, send_at = ticket
-            delay = send_at - time.perf_counter()
+            delay = send_at - clock()
             if delay > 0:
                 time.sleep(delay)
-            self.metrics.started(*labels)
-            began = time.perf_counter()
+            metrics.started()
+            began = clock()
             try:
-                result = self._infer(client, request)
+                result = infer(name, infer_inputs, **kwargs)
             except Exception as exc:  # noqa: BLE001 - counted by kind, the run goes on
                 kind = error_kind(exc)
                 self.stats.errors[kind] += 1
                 self.stats.error_examples.setdefault(kind, str(exc)[:300])
-                self.metrics.failed(*labels, kind)
+                metrics.failed(kind)
                 continue
             finally:
-                self.metrics.finished(*labels)
-            latency = time.perf_counter() - began
-            self.stats.latencies_s.append(latency)
-            self.metrics.observe(*labels, latency)
+                metrics.finished()
+            latency = clock() - began
+            latencies.append(latency)
+            metrics.observe(latency)
             if self.profile.verify_every and index % self.profile.verify_every == 0:
                 self._verify(result, inputs, regions)
 
@@ -241,7 +249,7 @@ def run_load(
         # A client of its own: tritonclient's HTTP client must stay on the thread that made it.
         client = transport.connect(profile.timeout_s)
         try:
-            return transport.statistics(client, model.name, model.version)
+            return _settled_statistics(transport, client, model)
         finally:
             client.close()
 
@@ -264,16 +272,56 @@ def run_load(
                 progress(
                     sum(len(w.stats.latencies_s) + sum(w.stats.errors.values()) for w in workers)
                 )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         schedule.stop.set()
         barrier.abort()
         for worker in workers:
             worker.join()
+        # The caller reports these: an interrupted run has no summary to carry them.
+        interrupt.cleanup_problems = _worker_problems(workers) + _sweep(profile, transport)
         raise
     finally:
         wall = time.perf_counter() - schedule.started if schedule.started else 0.0
+    swept = _sweep(profile, transport)
     fatal = next((w.fatal for w in workers if w.fatal is not None), None)
     if fatal is not None:
+        fatal.cleanup_problems = _worker_problems(workers) + swept
         raise fatal
+    if swept:
+        workers[0].stats.cleanup_problems += swept
     after = server_statistics()
     return LoadResult(profile, wall, [w.stats for w in workers], snapshot.get("before", {}), after)
+
+
+def _settled_statistics(transport: Transport, client, model: ModelInfo) -> dict:
+    """Statistics once the server has counted every answered request (no sender is active).
+
+    Triton counts a request when it releases it, which can be just after the client has
+    its response; a snapshot taken at once would put late warm-ups inside the window.
+    """
+    stats = transport.statistics(client, model.name, model.version)
+    for _ in range(50):  # at most ~1 s
+        time.sleep(0.02)
+        again = transport.statistics(client, model.name, model.version)
+        if again.get("inference_stats") == stats.get("inference_stats"):
+            return again
+        stats = again
+    return stats
+
+
+def _worker_problems(workers: list[Worker]) -> list[str]:
+    return [p for w in workers for p in w.stats.cleanup_problems]
+
+
+def _sweep(profile: LoadProfile, transport: Transport) -> list[str]:
+    """Remove whatever of this process a worker left (should be nothing), saying what it was."""
+    if profile.shm != "system":
+        return []
+    client = transport.connect(profile.timeout_s)
+    try:
+        removed = sweep_process_regions(client, transport.system_shm_names(client))
+    except Exception as exc:  # noqa: BLE001 - the server may be gone; reported, not raised
+        return [f"final shm sweep failed: {exc}"]
+    finally:
+        client.close()
+    return [f"left by a worker, removed by the final sweep: {name}" for name in removed]

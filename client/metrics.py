@@ -63,6 +63,10 @@ class ClientMetrics:
         for metric in (self.latency, self.in_flight, self.requests):
             metric.labels(*labels)
 
+    def bind(self, *labels: str) -> BoundMetrics:
+        """The metric children for one label set, looked up once (the load loop is hot)."""
+        return BoundMetrics(self, labels)
+
     def started(self, *labels: str) -> None:
         self.in_flight.labels(*labels).inc()
 
@@ -81,3 +85,22 @@ class ClientMetrics:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+class BoundMetrics:
+    """ClientMetrics for one model/protocol/shm: no label lookups per request."""
+
+    def __init__(self, metrics: ClientMetrics, labels: tuple[str, ...]):
+        self._metrics, self._labels = metrics, labels
+        self._in_flight = metrics.in_flight.labels(*labels)
+        self._latency = metrics.latency.labels(*labels)
+        self._requests = metrics.requests.labels(*labels)
+        self.started = self._in_flight.inc
+        self.finished = self._in_flight.dec
+
+    def observe(self, latency_s: float) -> None:
+        self._latency.observe(latency_s)
+        self._requests.inc()
+
+    def failed(self, kind: str) -> None:
+        self._metrics.errors.labels(*self._labels, kind).inc()

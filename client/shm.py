@@ -136,24 +136,15 @@ class WorkerRegions:
             if self.kind == "system"
             else self.client.unregister_cuda_shared_memory
         )
-        # Triton 2.51 refuses to unregister a region while a finished request still holds a
-        # reference to it ("currently in use"), released a moment later: retry briefly, and
-        # report only what the server still lists after that.
-        pending, errors = list(self._registered), {}
-        for _ in range(40):
-            for name in pending:
-                try:
-                    unregister(name)
-                except Exception as exc:  # noqa: BLE001 - retried, then reported
-                    errors[name] = exc
-            pending = self._still_registered()
-            if not pending:
-                break
-            time.sleep(0.05)
+        for name in self._registered:
+            try:
+                _unregister_when_free(unregister, name)
+            except Exception as exc:  # noqa: BLE001 - the server may already be gone
+                problems.append(f"unregister {name}: {exc}")
         problems += [
-            f"region {name} is still registered on the server after unregister "
-            f"({errors.get(name, 'no error returned')}); restart Triton to release it"
-            for name in pending
+            f"region {name} is still registered on the server after unregister; "
+            f"restart Triton to release it"
+            for name in self._still_registered()
         ]
         self._registered.clear()
         for region in self._created:
@@ -181,6 +172,46 @@ class WorkerRegions:
         return [name for name in self._registered if name in listed]
 
 
+def _unregister_when_free(unregister, name: str, patience_s: float = 10.0) -> None:
+    """Unregister, waiting while Triton still uses the region.
+
+    Triton refuses ("it is currently in use") while a request holds the region, e.g. one
+    the client gave up on after its timeout; it frees it when that request finishes.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            unregister(name)
+            return
+        except Exception as exc:
+            if "in use" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def process_prefix() -> str:
+    """The start of every region name this process makes (several clients may share a server)."""
+    return f"tos_{os.getpid()}_"
+
+
 def region_prefix(worker: int) -> str:
-    """Region names unique to this process and worker (several clients may share a server)."""
-    return f"tos_{os.getpid()}_w{worker}"
+    """Region names unique to this process and worker."""
+    return f"{process_prefix()}w{worker}"
+
+
+def sweep_process_regions(client, registered_names: list[str]) -> list[str]:
+    """Unregister and unlink anything of this process still left; returns what it removed.
+
+    The workers clean up their own regions; this last pass (on the runner's thread, after
+    every worker has ended) makes "nothing left behind" hold even if a worker was cut short.
+    """
+    prefix, removed = process_prefix(), []
+    for name in registered_names:
+        if name.startswith(prefix):
+            client.unregister_system_shared_memory(name)
+            removed.append(name)
+    for name in os.listdir("/dev/shm") if os.path.isdir("/dev/shm") else []:
+        if name.startswith(prefix):
+            os.unlink(f"/dev/shm/{name}")
+            removed.append(f"/dev/shm/{name}")
+    return removed

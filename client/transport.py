@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from gevent._hub_local import get_hub_if_exists
 from tritonclient.utils import InferenceServerException
 
 import stack_settings
@@ -40,6 +42,20 @@ class Transport:
                 self.url, connection_timeout=timeout_s, network_timeout=timeout_s
             )
         return grpcclient.InferenceServerClient(self.url)
+
+    def system_shm_names(self, client) -> list[str]:
+        """Names of the system shm regions registered on the server."""
+        status = client.get_system_shared_memory_status()
+        if self.protocol == "http":
+            return [region["name"] for region in status]
+        return list(self.as_dict(status).get("regions", {}))
+
+    def end_thread(self) -> None:
+        """Free this thread's gevent hub (HTTP): left to interpreter exit it can crash it."""
+        if self.protocol == "http" and threading.current_thread() is not threading.main_thread():
+            hub = get_hub_if_exists()
+            if hub is not None:
+                hub.destroy(destroy_loop=True)
 
     def as_dict(self, value: Any) -> dict:
         """Normalise an answer: gRPC gives protobuf, HTTP gives dicts."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.client_models import add_client_test_models
 from tests.stack import RunningStack
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +92,7 @@ def repository(stack_environment) -> Path:
     result = run_module("exporter", "--repository", str(path), check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     add_autocomplete_models(path)
+    add_client_test_models(path)
     return path
 
 

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 import tritonclient.http as httpclient
 
 from tests.conftest import run_module
-
-
-def shm_files() -> set[str]:
-    return {name for name in os.listdir("/dev/shm") if name.startswith("tos_")}
+from tests.integration.test_client_load import client_shm_files
 
 
 @pytest.mark.parametrize("shm", ["none", "system"])
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_client_verifies_and_reports(stack, tmp_path, protocol, shm):
     url = stack.http if protocol == "http" else stack.grpc
+    shm_before = set(client_shm_files())  # other checkouts' crashed clients are not ours
     result = run_module(
         "client",
         "--model",
@@ -49,7 +46,7 @@ def test_client_verifies_and_reports(stack, tmp_path, protocol, shm):
     assert summary["server"]["success"] == 10  # the server counted the same window
     assert set(summary["latency_ms"]) >= {"p50", "p90", "p95", "p99", "max"}
     assert (tmp_path / "summary.csv").read_text().count("\n") == 2
-    assert not shm_files(), "shared-memory files left in /dev/shm"
+    assert not set(client_shm_files()) - shm_before, "shared-memory files left in /dev/shm"
     status = httpclient.InferenceServerClient(stack.http).get_system_shared_memory_status()
     assert not [r for r in status if r["name"].startswith("tos_")], "regions left registered"
 
