@@ -44,6 +44,13 @@ def interpolate(text: str, values: dict[str, str]) -> str:
     return VARIABLE.sub(lambda m: values[m.group(1)], text).replace("$$", "$")
 
 
+@pytest.fixture(autouse=True)
+def settings_from_env_file_only(monkeypatch):
+    """Compare against .env itself: other tests' fixtures export their own ports."""
+    for name in stack_settings.parse_env_file(ROOT / ".env"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def compose_yaml() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text())
 
@@ -77,7 +84,11 @@ def compose_binary() -> list[str]:
 
 def run_config(compose: list[str], profile: str, compose_file: Path = COMPOSE_FILE, *args: str):
     """`docker compose config` for one profile, no daemon involved."""
-    env = os.environ | {"COMPOSE_PROFILES": profile, "DOCKER_HOST": "unix:///nonexistent.sock"}
+    # .env is the source of truth here: drop its names from the environment, which other
+    # tests' fixtures change (ports of their own test servers, CLIENT_METRICS_PORT=0).
+    from_env_file = stack_settings.parse_env_file(ROOT / ".env")
+    env = {k: v for k, v in os.environ.items() if k not in from_env_file}
+    env |= {"COMPOSE_PROFILES": profile, "DOCKER_HOST": "unix:///nonexistent.sock"}
     return subprocess.run(
         [*compose, "--project-directory", str(ROOT), "-f", str(compose_file), "config", *args],
         capture_output=True,
