@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from client.errors import explain
 from client.model_info import ModelInfo
+from client.recovery import after_failure
 from client.shm import WorkerRegions, region_prefix
 from client.transport import Transport
 
@@ -41,6 +43,7 @@ class WorkerStats:
     verified: int = 0
     max_abs_diff: float = 0.0
     cleanup_problems: list[str] = field(default_factory=list)
+    server_lost: bool = False  # unreachable or restarted during the run
 
 
 class Schedule:
@@ -179,8 +182,9 @@ class Worker(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - counted by kind, the run goes on
                 kind = error_kind(exc)
                 self.stats.errors[kind] += 1
-                self.stats.error_examples.setdefault(kind, str(exc)[:300])
+                self.stats.error_examples.setdefault(kind, explain(exc)[:600])
                 self.metrics.failed(*labels, kind)
+                self.stats.server_lost |= after_failure(exc, regions)
                 continue
             finally:
                 self.metrics.finished(*labels)
@@ -275,5 +279,14 @@ def run_load(
     fatal = next((w.fatal for w in workers if w.fatal is not None), None)
     if fatal is not None:
         raise fatal
-    after = server_statistics()
-    return LoadResult(profile, wall, [w.stats for w in workers], snapshot.get("before", {}), after)
+    before = snapshot.get("before", {})
+    try:
+        after = server_statistics()
+        if any(w.stats.server_lost for w in workers):
+            raise ConnectionError("the server was unreachable or restarted during the run")
+    except Exception as exc:  # noqa: BLE001 - server gone: still report what the client counted
+        before = after = {}  # no server window rather than a wrong one (counters restart)
+        workers[0].stats.cleanup_problems.append(
+            f"server statistics not comparable for this run ({explain(exc)})"
+        )
+    return LoadResult(profile, wall, [w.stats for w in workers], before, after)

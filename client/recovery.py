@@ -1,0 +1,45 @@
+"""What a worker does when the server went away mid-run, so a restart costs only the
+requests sent while it was down (each counted as failed) and not the rest of the run.
+
+gRPC and HTTP clients reconnect by themselves; shared-memory regions do not come back:
+a restarted server has forgotten every registration, so the worker registers its
+regions again (the data in them is still ours) when the server says one is missing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from client.errors import is_connection_error
+
+_MISSING_REGION = re.compile(r"Unable to find shared memory region: '(?P<region>[^']*)'")
+
+
+def register_again(regions) -> None:
+    """Register every region of a worker again with the (restarted) server."""
+    for region in regions._created:  # noqa: SLF001 - the regions this worker created
+        if regions.kind == "system":
+            regions.client.register_system_shared_memory(
+                region.name, f"/{region.name}", region.byte_size
+            )
+        else:
+            raw = regions._lib.get_raw_handle(region.handle)  # noqa: SLF001
+            regions.client.register_cuda_shared_memory(
+                region.name, raw, regions.device_id, region.byte_size
+            )
+
+
+def after_failure(exc: BaseException, regions) -> bool:
+    """React to a failed request; True when the server was lost or restarted meanwhile."""
+    if is_connection_error(exc):
+        return True
+    missing = _MISSING_REGION.search(str(exc))
+    if regions is None or not missing:
+        return False
+    if missing["region"] not in {r.name for r in regions._created}:  # noqa: SLF001
+        return False  # not ours: nothing to repair
+    try:
+        register_again(regions)
+    except Exception:  # noqa: BLE001 - still down or refused: the next request reports it
+        return True
+    return True
