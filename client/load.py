@@ -12,7 +12,7 @@ import numpy as np
 
 from client.errors import explain
 from client.model_info import ModelInfo
-from client.recovery import after_failure
+from client.recovery import after_failure, reconnect
 from client.shm import WorkerRegions, region_prefix
 from client.transport import Transport
 
@@ -124,7 +124,7 @@ class Worker(threading.Thread):
             for _ in range(self.profile.warmup_per_worker):
                 self._infer(client, request)
             self.barrier.wait()
-            self._loop(client, request, inputs, regions)
+            client = self._loop(client, request, inputs, regions)
         except threading.BrokenBarrierError:
             pass  # another worker failed before the run began; it reports why
         except BaseException as exc:  # noqa: BLE001 - reported by the runner
@@ -168,7 +168,8 @@ class Worker(threading.Thread):
             kwargs["client_timeout"] = self.profile.timeout_s
         return client.infer(self.model.name, infer_inputs, outputs=outputs, **kwargs)
 
-    def _loop(self, client, request, inputs, regions) -> None:
+    def _loop(self, client, request, inputs, regions):
+        """Send until the schedule ends; returns the client in use (it may be replaced)."""
         labels = (self.model.name, self.transport.protocol, self.profile.shm)
         while (ticket := self.schedule.next()) is not None:
             index, send_at = ticket
@@ -184,7 +185,9 @@ class Worker(threading.Thread):
                 self.stats.errors[kind] += 1
                 self.stats.error_examples.setdefault(kind, explain(exc)[:600])
                 self.metrics.failed(*labels, kind)
-                self.stats.server_lost |= after_failure(exc, regions)
+                if after_failure(exc, regions):
+                    self.stats.server_lost = True
+                    client = reconnect(self.transport, client, regions, self.profile.timeout_s)
                 continue
             finally:
                 self.metrics.finished(*labels)
@@ -193,6 +196,7 @@ class Worker(threading.Thread):
             self.metrics.observe(*labels, latency)
             if self.profile.verify_every and index % self.profile.verify_every == 0:
                 self._verify(result, inputs, regions)
+        return client
 
     def _verify(self, result, inputs, regions) -> None:
         expected = self.reference(inputs)

@@ -43,3 +43,18 @@ def after_failure(exc: BaseException, regions) -> bool:
     except Exception:  # noqa: BLE001 - still down or refused: the next request reports it
         return True
     return True
+
+
+def reconnect(transport, client, regions, timeout_s: float):
+    """A fresh gRPC client after the server was lost (HTTP's pool reconnects by itself).
+
+    A gRPC channel whose server was killed mid-stream can stay broken after the server is
+    back; a new channel connects at once.
+    """
+    if transport.protocol != "grpc":
+        return client
+    client.close()
+    fresh = transport.connect(timeout_s)
+    if regions is not None:
+        regions.client = fresh  # later registrations and the final unregister use it
+    return fresh

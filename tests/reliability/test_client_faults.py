@@ -1,0 +1,77 @@
+"""The client CLI under faults on a private server: timeouts, bad arguments, a server that
+dies mid-run. Counts stay exact (ok + failed == sent), the exit code is non-zero and names
+the failure, and no shared-memory region stays registered or in /dev/shm."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.reliability.cli_runs import run_client, start_client, summary
+from tests.reliability.conftest import registered_regions, tos_files
+
+
+@pytest.mark.parametrize(("protocol", "shm"), [("http", "system"), ("grpc", "none")])
+def test_timeout_fails_each_request_and_says_raise_timeout(running, tmp_path, protocol, shm):
+    url = running.http if protocol == "http" else running.grpc
+    result = run_client(
+        "slower_double",  # 1 s per request
+        url,
+        tmp_path,
+        *("--protocol", protocol, "--shm", shm, "--requests", "3", "--warmup", "0"),
+        *("--timeout", "0.4"),
+    )
+    entry = summary(tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert (entry["requests_ok"], entry["requests_failed"]) == (0, 3)
+    assert "raise --timeout" in result.stderr
+    assert not tos_files(result.pid) and not registered_regions(running.http)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--model-version", "7"), "'tiny_double' version 7 is not ready"),
+        (("--batch-size", "5"), "exceeds max_batch_size 4 of model 'tiny_double'"),
+        (("--batch-size", "0"), "batch size must be >= 1"),
+        (("--shm", "system", "--batch-size", "0"), "batch size must be >= 1"),
+    ],
+)
+def test_bad_arguments_exit_2_before_any_load(running, tmp_path, args, expected):
+    result = run_client("tiny_double", running.http, tmp_path, "--requests", "2", *args)
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert not (tmp_path / "summary.json").exists()
+    assert not tos_files(result.pid) and not registered_regions(running.http)
+
+
+def test_server_not_running_names_the_address_and_the_fix(running, tmp_path):
+    running.stop()
+    result = run_client(
+        "tiny_double", running.grpc, tmp_path, "--protocol", "grpc", "--requests", "1"
+    )
+    assert result.returncode == 2
+    assert running.grpc in result.stderr and "make up" in result.stderr
+
+
+@pytest.mark.parametrize(("protocol", "shm"), [("http", "system"), ("grpc", "none")])
+def test_server_killed_mid_run_counts_stay_exact(running, tmp_path, protocol, shm):
+    url = running.http if protocol == "http" else running.grpc
+    client = start_client(
+        "slow_double",
+        url,
+        tmp_path,
+        *("--protocol", protocol, "--shm", shm, "--concurrency", "2"),
+        *("--requests", "120", "--rate", "40", "--timeout", "5"),
+    )
+    time.sleep(1.5)  # not a timed assertion: only where in the run the crash lands
+    running.kill()
+    _, stderr = client.communicate(timeout=120)
+    entry = summary(tmp_path)
+    assert client.returncode == 1, stderr
+    assert entry["requests_ok"] + entry["requests_failed"] == 120
+    assert entry["requests_failed"] > 0 and entry["requests_ok"] > 0
+    assert "the server stopped answering" in stderr
+    assert "Traceback" not in stderr
+    assert entry["server"]["success"] == 0  # no server window from a server that vanished
+    assert not tos_files(client.pid)
