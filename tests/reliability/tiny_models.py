@@ -8,12 +8,13 @@ import onnx
 from onnx import TensorProto, helper
 
 OPSET = 17
+ADD_TYPES = (TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT32, TensorProto.INT64)
 
 
 def add_graph(
     inputs: list[tuple[str, int, list[int | str]]], output_names: list[str]
 ) -> onnx.ModelProto:
-    """Each output i = Identity(input i) (or Add(input i, input i) for numeric types).
+    """Each output i = Add(input i, input i), or Identity(input i) for other element types.
 
     `inputs` holds (name, ONNX element type, dims) where a str dim is symbolic (dynamic).
     """
@@ -21,10 +22,11 @@ def add_graph(
     for i, ((name, elem_type, dims), out_name) in enumerate(zip(inputs, output_names, strict=True)):
         graph_inputs.append(helper.make_tensor_value_info(name, elem_type, dims))
         graph_outputs.append(helper.make_tensor_value_info(out_name, elem_type, dims))
-        numeric = elem_type not in (TensorProto.STRING, TensorProto.BOOL)
-        op_inputs = [name, name] if numeric else [name]
+        # Add where ORT's CPU kernels have it, Identity (every type) elsewhere.
+        add = elem_type in ADD_TYPES
+        op_inputs = [name, name] if add else [name]
         nodes.append(
-            helper.make_node("Add" if numeric else "Identity", op_inputs, [out_name], name=f"n{i}")
+            helper.make_node("Add" if add else "Identity", op_inputs, [out_name], name=f"n{i}")
         )
     graph = helper.make_graph(nodes, "tiny", graph_inputs, graph_outputs)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
