@@ -192,14 +192,18 @@ class Worker(threading.Thread):
             finally:
                 self.metrics.finished(*labels)
             latency = time.perf_counter() - began
+            verify = self.profile.verify_every and index % self.profile.verify_every == 0
+            if verify and not self._verify(result, inputs, regions):
+                self.metrics.failed(*labels, "mismatch")  # a wrong answer is a failure, not ok
+                continue
             self.stats.latencies_s.append(latency)
             self.metrics.observe(*labels, latency)
-            if self.profile.verify_every and index % self.profile.verify_every == 0:
-                self._verify(result, inputs, regions)
         return client
 
-    def _verify(self, result, inputs, regions) -> None:
+    def _verify(self, result, inputs, regions) -> bool:
+        """Compare every output with the reference; False (counted once) on any mismatch."""
         expected = self.reference(inputs)
+        matched = True
         for tensor in self.model.outputs:
             shape = tensor.shape(self.profile.batch_size, self.model.batched)
             if regions is None:
@@ -209,11 +213,14 @@ class Worker(threading.Thread):
             diff, ok = self.reference.compare(actual, expected[tensor.name])
             self.stats.max_abs_diff = max(self.stats.max_abs_diff, diff)
             if not ok:
-                self.stats.errors["mismatch"] += 1
+                matched = False
                 self.stats.error_examples.setdefault(
                     "mismatch", f"output {tensor.name!r}: max abs diff {diff:.3g} vs reference"
                 )
         self.stats.verified += 1
+        if not matched:
+            self.stats.errors["mismatch"] += 1
+        return matched
 
 
 @dataclass

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import time
 
+import onnx
 import pytest
+from onnx import TensorProto, helper
 
 from tests.reliability.cli_runs import run_client, start_client, summary
 from tests.reliability.conftest import registered_regions, tos_files
@@ -75,3 +77,29 @@ def test_server_killed_mid_run_counts_stay_exact(running, tmp_path, protocol, sh
     assert "Traceback" not in stderr
     assert entry["server"]["success"] == 0  # no server window from a server that vanished
     assert not tos_files(client.pid)
+
+
+def test_wrong_answers_count_as_failed_not_ok(running, tmp_path):
+    """--verify against a stale reference (y = x, the server computes x + x): every answer
+    is wrong, and each is counted once, as failed, so ok + failed still equals sent."""
+    stale = tmp_path / "stale_repository" / "tiny_double" / "1"
+    stale.mkdir(parents=True)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "stale",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+    )
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), stale / "model.onnx"
+    )
+    result = run_client(
+        "tiny_double",
+        running.http,
+        tmp_path / "report",
+        *("--requests", "10", "--verify", "--model-repository", str(stale.parent.parent)),
+    )
+    entry = summary(tmp_path / "report")
+    assert result.returncode == 1
+    assert (entry["requests_ok"], entry["requests_failed"]) == (0, 10)
+    assert entry["errors"] == {"mismatch": 10} and "max abs diff" in result.stderr
