@@ -4,14 +4,15 @@ the failure, and no shared-memory region stays registered or in /dev/shm."""
 
 from __future__ import annotations
 
-import time
-
 import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from tests.reliability.cli_runs import run_client, start_client, summary
+from tests.conftest import PORT_BASE
+from tests.reliability.cli_runs import run_client, start_client, summary, wait_for_answers
 from tests.reliability.conftest import registered_regions, tos_files
+
+CLIENT_METRICS_PORT = PORT_BASE + 48  # reliability owns offsets 40..49
 
 
 @pytest.mark.parametrize(("protocol", "shm"), [("http", "system"), ("grpc", "none")])
@@ -65,8 +66,9 @@ def test_server_killed_mid_run_counts_stay_exact(running, tmp_path, protocol, sh
         tmp_path,
         *("--protocol", protocol, "--shm", shm, "--concurrency", "2"),
         *("--requests", "120", "--rate", "40", "--timeout", "5"),
+        *("--metrics-port", str(CLIENT_METRICS_PORT)),
     )
-    time.sleep(1.5)  # not a timed assertion: only where in the run the crash lands
+    wait_for_answers(CLIENT_METRICS_PORT, "slow_double", at_least=10)
     running.kill()
     _, stderr = client.communicate(timeout=120)
     entry = summary(tmp_path)

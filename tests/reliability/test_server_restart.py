@@ -10,7 +10,6 @@ served (same version, then a new version) cost no request.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import time
@@ -19,17 +18,17 @@ import urllib.request
 import pytest
 
 from tests.conftest import PORT_BASE
-from tests.reliability.cli_runs import run_client, start_client, summary
+from tests.reliability.cli_runs import (
+    run_client,
+    scrape,
+    start_client,
+    summary,
+    wait_for_answers,
+)
 from tests.reliability.conftest import registered_regions, tos_files
 
 CLIENT_METRICS_PORT = PORT_BASE + 47  # reliability owns offsets 40..49
-
-
-def _scrape(url: str, metric: str, model: str) -> float:
-    """Sum of one counter's samples for a model in a Prometheus text page."""
-    text = urllib.request.urlopen(url, timeout=10).read().decode()
-    pattern = re.compile(rf'^{metric}\{{[^}}]*model="{model}"[^}}]*\}} (\S+)$', re.MULTILINE)
-    return sum(float(value) for value in pattern.findall(text))
+RELOAD_METRICS_PORT = PORT_BASE + 49
 
 
 @pytest.mark.parametrize(
@@ -46,10 +45,10 @@ def test_restart_under_load_reconnects_and_totals_reconcile(running, tmp_path, p
         *("--metrics-port", str(CLIENT_METRICS_PORT)),
     )
     client_metrics = f"http://127.0.0.1:{CLIENT_METRICS_PORT}/metrics"
-    time.sleep(2.5)  # where in the run the crash lands, not an assertion
+    wait_for_answers(CLIENT_METRICS_PORT, "slow_double", at_least=20)
     running.freeze()  # nothing more can be answered: the client's count is now final
     time.sleep(0.5)
-    answered_before = _scrape(client_metrics, "tos_client_requests_total", "slow_double")
+    answered_before = scrape(client_metrics, "tos_client_requests_total", "slow_double")
     # The client waits (stopped) while the server restarts, however long that takes here, so
     # the run cannot end before the server is back; its in-flight requests die with the crash.
     os.kill(client.pid, signal.SIGSTOP)
@@ -60,7 +59,7 @@ def test_restart_under_load_reconnects_and_totals_reconcile(running, tmp_path, p
         os.kill(client.pid, signal.SIGCONT)
     _, stderr = client.communicate(timeout=180)
     entry = summary(tmp_path)
-    served_after = _scrape(running.metrics_url, "nv_inference_request_success", "slow_double")
+    served_after = scrape(running.metrics_url, "nv_inference_request_success", "slow_double")
 
     assert entry["requests_ok"] + entry["requests_failed"] == 200
     assert entry["requests_failed"] > 0 and client.returncode == 1  # the outage is reported
@@ -81,9 +80,10 @@ def test_model_reload_while_serving_loses_no_request(running, tmp_path):
         tmp_path / "report",
         *("--concurrency", "2", "--requests", "300", "--rate", "50", "--shm", "system"),
         *("--verify", "--model-repository", str(running.repository)),
+        *("--metrics-port", str(RELOAD_METRICS_PORT)),
     )
     try:
-        time.sleep(1.0)
+        wait_for_answers(RELOAD_METRICS_PORT, "tiny_double", at_least=20)
         assert running.post("/v2/repository/models/tiny_double/load") == 200  # same version
         shutil.copytree(model_dir / "1", model_dir / "2")  # a new version appears
         assert running.post("/v2/repository/models/tiny_double/load") == 200
