@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import urllib.request
 
+import numpy as np
 import onnx
 import pytest
+import tritonclient.http as httpclient
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
+from onnx import TensorProto
 
 from exporter.model_config import (
     ONNX_TO_TRITON,
@@ -85,6 +88,7 @@ def _generate_configs(repository) -> dict[str, str]:
 
     for elem_type in sorted(ONNX_TO_TRITON):  # every element type at least once
         add_model(([(f"in/{elem_type}:0", elem_type, ["batch", 2, "n"])], [f"out.{elem_type}"]))
+    add_model(([("ids", TensorProto.INT64, ["batch"])], ["doubled"]))  # [B] only: reshaped
     generate()
     return written, refused
 
@@ -93,7 +97,9 @@ def test_every_generated_config_parses_and_loads_in_triton(tmp_path):
     repository = tmp_path / "model_repository"
     repository.mkdir()
     written, refused = _generate_configs(repository)
-    assert len(written) + len(refused) == FUZZED_MODELS + len(ONNX_TO_TRITON)
+    assert len(written) + len(refused) == FUZZED_MODELS + len(ONNX_TO_TRITON) + 1
+    batch_only = f"fuzz_{len(ONNX_TO_TRITON)}"
+    assert "reshape" in written[batch_only]
     assert len(written) >= FUZZED_MODELS // 2, "the strategy should mostly draw servable models"
     with private_server(repository, tmp_path / "run", 43) as instance:
         request = urllib.request.Request(
@@ -101,5 +107,11 @@ def test_every_generated_config_parses_and_loads_in_triton(tmp_path):
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             states = {m["name"]: m.get("state") for m in json.load(response)}
+        if states.get(batch_only) == "READY":  # one item is [1] on the wire, [B] in the model
+            ids = np.array([[3], [5], [7]], np.int64)
+            tensor = httpclient.InferInput("ids", [3, 1], "INT64")
+            tensor.set_data_from_numpy(ids)
+            served = httpclient.InferenceServerClient(instance.http).infer(batch_only, [tensor])
+            np.testing.assert_array_equal(served.as_numpy("doubled"), ids * 2)  # exact: ints
     not_ready = {n: states.get(n) for n in written if states.get(n) != "READY"}
     assert not not_ready, "\n\n".join(f"{n} ({s}):\n{written[n]}" for n, s in not_ready.items())
