@@ -12,7 +12,7 @@ import numpy as np
 
 from client.errors import explain
 from client.model_info import ModelInfo
-from client.recovery import after_failure, reconnect
+from client.recovery import after_failure, reconnect, release_wait_s
 from client.shm import WorkerRegions, region_prefix
 from client.transport import Transport
 
@@ -133,7 +133,7 @@ class Worker(threading.Thread):
             self.schedule.stop.set()
         finally:
             if regions is not None:
-                self.stats.cleanup_problems += regions.close()
+                self.stats.cleanup_problems += regions.close(release_wait_s(self.stats.errors))
             if client is not None:
                 client.close()
 

@@ -58,3 +58,15 @@ def reconnect(transport, client, regions, timeout_s: float):
     if regions is not None:
         regions.client = fresh  # later registrations and the final unregister use it
     return fresh
+
+
+# A request that timed out on the client still runs on the server and holds its regions
+# ("currently in use") until it ends; unregistering gives up after this long, and a region
+# left then stays registered until Triton restarts. Bounded so a hung server cannot hang us.
+TIMED_OUT_RELEASE_WAIT_S = 60.0
+
+
+def release_wait_s(errors) -> float:
+    """How long to keep retrying unregister: longer when requests timed out (still running)."""
+    timed_out = errors.get("TimeoutError", 0) + errors.get("deadline_exceeded", 0)
+    return TIMED_OUT_RELEASE_WAIT_S if timed_out else 2.0

@@ -128,7 +128,7 @@ class WorkerRegions:
         view = self._lib.get_contents_as_numpy(self.outputs[name].handle, dtype, shape)
         return np.array(view, copy=True)
 
-    def close(self) -> list[str]:
+    def close(self, wait_s: float = 2.0) -> list[str]:
         """Unregister and free every region; returns what could not be cleaned (empty if all)."""
         problems = []
         unregister = (
@@ -140,7 +140,7 @@ class WorkerRegions:
         # reference to it ("currently in use"), released a moment later: retry briefly, and
         # report only what the server still lists after that.
         pending, errors = list(self._registered), {}
-        for _ in range(40):
+        for _ in range(max(1, int(wait_s / 0.05))):
             for name in pending:
                 try:
                     unregister(name)

@@ -37,14 +37,14 @@ def faults_server(tmp_path_factory) -> PrivateServer:
     """A server of our own (ports PORT_BASE+40..42) that tests may stop, kill and restart.
 
     Models: tiny_double (ONNX, y = x + x), slow_double (python, 50 ms per request) and
-    slower_double (python, 1 s per request, for timeouts).
+    slower_double (python, 3 s per request, for timeouts).
     """
     root = tmp_path_factory.mktemp("faults")
     repository = root / "model_repository"
     repository.mkdir()
     write_doubler(repository)
     add_slow_model(repository, "slow_double", sleep_s=0.05)
-    add_slow_model(repository, "slower_double", sleep_s=1.0)
+    add_slow_model(repository, "slower_double", sleep_s=3.0)
     with private_server(repository, root / "run", 40) as instance:
         yield instance
 
