@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 import stack_settings
 from client import report
+from client.errors import explain
 from client.load import LoadProfile, run_load
 from client.metrics import ClientMetrics
 from client.model_info import ModelSpecError, from_config
@@ -291,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         _print_cleanup(exc)
         code = 2
-    except InferenceServerException as exc:
-        print(f"error: {args.model}: the server refused the request: {exc}", file=sys.stderr)
+    except (InferenceServerException, ConnectionError, TimeoutError) as exc:
+        print(f"error: {args.model}: the request failed: {explain(exc)}", file=sys.stderr)
         _print_cleanup(exc)
         code = 2
     except KeyboardInterrupt as exc:

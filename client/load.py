@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from client.errors import explain
 from client.model_info import ModelInfo
+from client.recovery import after_failure, reconnect, release_wait_s
 from client.shm import WorkerRegions, region_prefix, sweep_process_regions
 from client.transport import Transport
 
@@ -41,6 +43,7 @@ class WorkerStats:
     verified: int = 0
     max_abs_diff: float = 0.0
     cleanup_problems: list[str] = field(default_factory=list)
+    server_lost: bool = False  # unreachable or restarted during the run
 
 
 class Schedule:
@@ -120,7 +123,7 @@ class Worker(threading.Thread):
             for _ in range(self.profile.warmup_per_worker):
                 self._infer(client, request)
             self.barrier.wait()
-            self._loop(client, request, inputs, regions)
+            client = self._loop(client, request, inputs, regions)
         except threading.BrokenBarrierError:
             pass  # another worker failed before the run began; it reports why
         except BaseException as exc:  # noqa: BLE001 - reported by the runner
@@ -129,7 +132,7 @@ class Worker(threading.Thread):
             self.schedule.stop.set()
         finally:
             if regions is not None:
-                self.stats.cleanup_problems += regions.close()
+                self.stats.cleanup_problems += regions.close(release_wait_s(self.stats.errors))
             if client is not None:
                 client.close()
             self.transport.end_thread()
@@ -165,7 +168,8 @@ class Worker(threading.Thread):
             kwargs["client_timeout"] = self.profile.timeout_s
         return client.infer(self.model.name, infer_inputs, outputs=outputs, **kwargs)
 
-    def _loop(self, client, request, inputs, regions) -> None:
+    def _loop(self, client, request, inputs, regions):
+        """Send until the schedule ends; returns the client in use (it may be replaced)."""
         metrics = self.metrics.bind(self.model.name, self.transport.protocol, self.profile.shm)
         infer_inputs, outputs = request
         kwargs = {"outputs": outputs}
@@ -173,7 +177,7 @@ class Worker(threading.Thread):
             kwargs["model_version"] = self.model.version
         if self.transport.protocol == "grpc":
             kwargs["client_timeout"] = self.profile.timeout_s
-        infer, name, latencies = client.infer, self.model.name, self.stats.latencies_s
+        name, latencies = self.model.name, self.stats.latencies_s
         clock, next_ticket = time.perf_counter, self.schedule.next
         while (ticket := next_ticket()) is not None:
             index, send_at = ticket
@@ -183,23 +187,31 @@ class Worker(threading.Thread):
             metrics.started()
             began = clock()
             try:
-                result = infer(name, infer_inputs, **kwargs)
+                result = client.infer(name, infer_inputs, **kwargs)
             except Exception as exc:  # noqa: BLE001 - counted by kind, the run goes on
                 kind = error_kind(exc)
                 self.stats.errors[kind] += 1
-                self.stats.error_examples.setdefault(kind, str(exc)[:300])
+                self.stats.error_examples.setdefault(kind, explain(exc)[:600])
                 metrics.failed(kind)
+                if after_failure(exc, regions):
+                    self.stats.server_lost = True
+                    client = reconnect(self.transport, client, regions, self.profile.timeout_s)
                 continue
             finally:
                 metrics.finished()
             latency = clock() - began
+            verify = self.profile.verify_every and index % self.profile.verify_every == 0
+            if verify and not self._verify(result, inputs, regions):
+                metrics.failed("mismatch")  # a wrong answer is a failure, not ok
+                continue
             latencies.append(latency)
             metrics.observe(latency)
-            if self.profile.verify_every and index % self.profile.verify_every == 0:
-                self._verify(result, inputs, regions)
+        return client
 
-    def _verify(self, result, inputs, regions) -> None:
+    def _verify(self, result, inputs, regions) -> bool:
+        """Compare every output with the reference; False (counted once) on any mismatch."""
         expected = self.reference(inputs)
+        matched = True
         for tensor in self.model.outputs:
             shape = tensor.shape(self.profile.batch_size, self.model.batched)
             if regions is None:
@@ -209,11 +221,14 @@ class Worker(threading.Thread):
             diff, ok = self.reference.compare(actual, expected[tensor.name])
             self.stats.max_abs_diff = max(self.stats.max_abs_diff, diff)
             if not ok:
-                self.stats.errors["mismatch"] += 1
+                matched = False
                 self.stats.error_examples.setdefault(
                     "mismatch", f"output {tensor.name!r}: max abs diff {diff:.3g} vs reference"
                 )
         self.stats.verified += 1
+        if not matched:
+            self.stats.errors["mismatch"] += 1
+        return matched
 
 
 @dataclass
@@ -289,8 +304,17 @@ def run_load(
         raise fatal
     if swept:
         workers[0].stats.cleanup_problems += swept
-    after = server_statistics()
-    return LoadResult(profile, wall, [w.stats for w in workers], snapshot.get("before", {}), after)
+    before = snapshot.get("before", {})
+    try:
+        after = server_statistics()
+        if any(w.stats.server_lost for w in workers):
+            raise ConnectionError("the server was unreachable or restarted during the run")
+    except Exception as exc:  # noqa: BLE001 - server gone: still report what the client counted
+        before = after = {}  # no server window rather than a wrong one (counters restart)
+        workers[0].stats.cleanup_problems.append(
+            f"server statistics not comparable for this run ({explain(exc)})"
+        )
+    return LoadResult(profile, wall, [w.stats for w in workers], before, after)
 
 
 def _settled_statistics(transport: Transport, client, model: ModelInfo) -> dict:

@@ -128,7 +128,7 @@ class WorkerRegions:
         view = self._lib.get_contents_as_numpy(self.outputs[name].handle, dtype, shape)
         return np.array(view, copy=True)
 
-    def close(self) -> list[str]:
+    def close(self, wait_s: float = 10.0) -> list[str]:
         """Unregister and free every region; returns what could not be cleaned (empty if all)."""
         problems = []
         unregister = (
@@ -138,7 +138,7 @@ class WorkerRegions:
         )
         for name in self._registered:
             try:
-                _unregister_when_free(unregister, name)
+                _unregister_when_free(unregister, name, patience_s=wait_s)
             except Exception as exc:  # noqa: BLE001 - the server may already be gone
                 problems.append(f"unregister {name}: {exc}")
         problems += [

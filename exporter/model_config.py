@@ -111,7 +111,16 @@ def build_model_config(
     ]:
         target.name = tensor.name
         target.data_type = tensor.data_type
-        target.dims.extend(tensor.dims[1:] if batched else tensor.dims)
+        if not batched and not tensor.dims:
+            raise UnsupportedModelError(
+                f"model {name!r}: tensor {tensor.name!r} is a scalar (rank 0) and the model does "
+                f"not batch; Triton serves no scalar tensors there: give it shape [1] in the "
+                f"graph (Unsqueeze) or a dynamic batch axis"
+            )
+        dims = tensor.dims[1:] if batched else tensor.dims
+        target.dims.extend(dims or [1])
+        if not dims:  # Triton refuses empty dims: [1] per item, reshaped to the model's [B]
+            target.reshape.SetInParent()
     group = config.instance_group.add()
     group.count = options.instance_count
     group.kind = mc.ModelInstanceGroup.Kind.Value(options.instance_kind)
