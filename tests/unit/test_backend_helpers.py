@@ -65,3 +65,12 @@ def test_falls_back_to_tritons_default_of_4():
 )
 def test_config_sets_max_batch_size(text, stated):
     assert signature.config_sets_max_batch_size(text) is stated
+
+
+def test_ort_spinning_is_off_unless_the_config_asks():
+    import session  # noqa: PLC0415 - the backend's module, on sys.path above
+
+    default = session.session_options({})
+    assert default.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    asked = session.session_options({"parameters": {"allow_spinning": {"string_value": "1"}}})
+    assert asked.get_session_config_entry("session.intra_op.allow_spinning") == "1"
