@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.client_models import add_client_test_models
-from tests.stack import RunningStack
+from tests.stack import RunningStack, exported
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,14 +75,8 @@ def stack_environment(stack_dir):
             "STACK_RUN_DIR": str(stack_dir / "run"),
         }
     )
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    yield values
-    for key, old in saved.items():
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
+    with exported(values):
+        yield values
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,3 +22,18 @@ class RunningStack:
     @property
     def http_url(self) -> str:
         return f"http://{self.http}"
+
+
+@contextmanager
+def exported(values: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Set environment variables for the block (child processes see them), then restore."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield values
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

@@ -15,7 +15,7 @@ import pytest
 
 from local_stack import compose_stack
 from tests.conftest import PORT_BASE, PROJECT_ROOT, TEST_PORTS
-from tests.stack import RunningStack
+from tests.stack import RunningStack, exported
 
 # Offsets above the local test server's ports (tests/conftest.py uses PORT_BASE + 0..2).
 E2E_PORTS = {
@@ -40,14 +40,8 @@ def e2e_environment(repository, stack_environment):
         "E2E_UID": str(os.getuid()),
         "E2E_GID": str(os.getgid()),
     }
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    yield values
-    for key, old in saved.items():
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
+    with exported(values):
+        yield values
 
 
 @pytest.fixture(scope="session")
