@@ -53,13 +53,14 @@ class Schedule:
         self.profile = profile
         self._lock = threading.Lock()
         self._issued = 0
-        self._next_send = 0.0
+        self._next_offset = 0.0  # seconds after `started`; kept relative so rounding cannot grow
         self.started = 0.0
         self.stop = threading.Event()
         self._rng = random.Random(0)
 
     def begin(self) -> None:
-        self.started = self._next_send = time.perf_counter()
+        self.started = time.perf_counter()
+        self._next_offset = 0.0
 
     def next(self) -> tuple[int, float] | None:
         """(index, time to send at) or None when the run is over."""
@@ -69,21 +70,22 @@ class Schedule:
             limit = self.profile.requests
             if limit is not None and self._issued >= limit:
                 return None
-            send_at = time.perf_counter()
-            if self.profile.rate:
+            index = self._issued
+            offset = time.perf_counter() - self.started
+            rate = self.profile.rate
+            if rate:
                 # Open loop: the send time is fixed by the arrival process, not by when a
                 # worker came free, and the duration bounds send times (not ticket grabs).
-                send_at = self._next_send
+                # Constant arrivals are index / rate (no summed gaps: 100 sums of 0.02 are
+                # not 2.0 in floating point, and one extra request would slip in).
+                offset = index / rate if self.profile.arrival == "constant" else self._next_offset
             duration = self.profile.duration_s
-            if duration is not None and send_at - self.started >= duration:
+            if duration is not None and offset >= duration:
                 return None
-            if self.profile.rate:
-                rate = self.profile.rate
-                gap = self._rng.expovariate(rate) if self.profile.arrival == "poisson" else 1 / rate
-                self._next_send += gap
-            index = self._issued
+            if rate and self.profile.arrival == "poisson":
+                self._next_offset += self._rng.expovariate(rate)
             self._issued += 1
-            return index, send_at
+            return index, self.started + offset
 
 
 def error_kind(exc: BaseException) -> str:
