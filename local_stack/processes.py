@@ -83,6 +83,22 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
         return True
 
+    def wait_ready(
+        self, child: subprocess.Popen, is_ready, timeout: float, poll_s: float = 0.5
+    ) -> str:
+        """Poll `is_ready()` until it holds: "ready", "exited" (child died; pid file removed)
+        or "timeout" (child stopped). The caller turns the outcome into its own error."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if is_ready():
+                return "ready"
+            if child.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                return "exited"
+            time.sleep(poll_s)
+        self.stop()
+        return "timeout"
+
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of the log, for error messages."""
         try:

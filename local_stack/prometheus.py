@@ -108,18 +108,14 @@ def start(
         "--storage.tsdb.retention.time=2d",
     ]
     child = process.start(command, env={"PATH": "/usr/bin:/bin"})
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if is_ready(url(port)):
-            return process
-        if child.poll() is not None:
-            process.pid_file.unlink(missing_ok=True)
-            raise PrometheusError(
-                f"prometheus exited (code {child.returncode}) during start-up; last lines of "
-                f"{process.log_file}:\n{process.log_tail()}"
-            )
-        time.sleep(0.3)
-    process.stop()
+    outcome = process.wait_ready(child, lambda: is_ready(url(port)), timeout, poll_s=0.3)
+    if outcome == "ready":
+        return process
+    if outcome == "exited":
+        raise PrometheusError(
+            f"prometheus exited (code {child.returncode}) during start-up; last lines of "
+            f"{process.log_file}:\n{process.log_tail()}"
+        )
     raise PrometheusError(f"prometheus not ready after {timeout:.0f}s; see {process.log_file}")
 
 

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import sysconfig
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -135,18 +134,14 @@ def start(
     binary = backend_dir.pytriton_server_dir() / "bin" / "tritonserver"
     command = [str(binary), *triton_args(str(model_repository)), *local_only_args(str(backends))]
     child = process.start(command, env=env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if is_ready():
-            return process
-        if child.poll() is not None:
-            process.pid_file.unlink(missing_ok=True)
-            raise ServerStartError(
-                f"tritonserver exited (code {child.returncode}) during start-up.\n"
-                f"{_load_failures(process)}Full log: {process.log_file}"
-            )
-        time.sleep(0.5)
-    process.stop()
+    outcome = process.wait_ready(child, is_ready, timeout)
+    if outcome == "ready":
+        return process
+    if outcome == "exited":
+        raise ServerStartError(
+            f"tritonserver exited (code {child.returncode}) during start-up.\n"
+            f"{_load_failures(process)}Full log: {process.log_file}"
+        )
     raise ServerStartError(
         f"tritonserver not ready after {timeout:.0f}s; last lines of {process.log_file}:\n"
         f"{process.log_tail()}"
