@@ -17,11 +17,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from stack_settings import StackError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 OUR_BACKEND = PROJECT_ROOT / "backends" / "onnxruntime"
 
 
-class MissingTritonError(RuntimeError):
+class MissingTritonError(StackError):
     """nvidia-pytriton (the tritonserver binary) is not installed."""
 
 

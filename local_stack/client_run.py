@@ -11,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stack_settings import StackError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class ClientRunError(RuntimeError):
+class ClientRunError(StackError):
     """The client exited non-zero; carries its exit code and the end of its output."""
 
     def __init__(self, command: list[str], returncode: int, output: str):

@@ -5,8 +5,10 @@ python -m local_stack.launch up|down
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import stack_settings
 from local_stack import compose_stack
@@ -39,8 +41,25 @@ def down() -> int:
 
 COMMANDS = {"up": up, "down": down}
 
+
+def run(command: str) -> int:
+    """Run one command; known failures print their message (it names the fix), not a traceback."""
+    try:
+        return COMMANDS[command]()
+    except stack_settings.StackError as exc:
+        problem = str(exc)
+    except subprocess.CalledProcessError as exc:
+        program, *args = (str(part) for part in exc.cmd)
+        step = " ".join([Path(program).name, *args[:2]])  # "python3 -m exporter", "docker compose up"
+        problem = f"`{step}` failed (exit {exc.returncode}); its output is above"
+    print(f"\nmake {command} failed: {problem}", file=sys.stderr, flush=True)
+    if command == "up":
+        print("Whatever it started keeps running: `make down` stops it.", file=sys.stderr)
+    return 1
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
         print(f"usage: python -m local_stack.launch {{{'|'.join(COMMANDS)}}}", file=sys.stderr)
         raise SystemExit(2)
-    raise SystemExit(COMMANDS[sys.argv[1]]())
+    raise SystemExit(run(sys.argv[1]))

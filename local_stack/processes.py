@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -111,3 +112,26 @@ def _reap(pid: int) -> None:
     """Collect the exit status if the process is our child (started in this interpreter)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on host:port (SO_REUSEADDR: TIME_WAIT leftovers don't count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def busy_ports_message(ports: dict[str, int], service: str) -> str | None:
+    """A message naming every taken port by its .env setting, or None when all are free."""
+    taken = [f"{name}={port}" for name, port in ports.items() if not port_is_free(port)]
+    if not taken:
+        return None
+    return (
+        f"cannot start {service}: port in use on 127.0.0.1: {', '.join(taken)}. Stop whatever "
+        f"listens there (`ss -ltnp` names it; `make down` if it is an earlier `make up`) or "
+        f"export another port, e.g. `export {taken[0].split('=')[0]}=...` (defaults in .env)"
+    )

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import stack_settings
-from local_stack.processes import ManagedProcess
+from local_stack.processes import ManagedProcess, busy_ports_message
 
 MONITORING_DIR = Path(__file__).resolve().parent.parent / "monitoring" / "prometheus"
 CONFIG_SOURCE = MONITORING_DIR / "prometheus.yml"
@@ -26,7 +26,7 @@ INSTALL_HINT = (
 )
 
 
-class PrometheusError(RuntimeError):
+class PrometheusError(stack_settings.StackError):
     """Prometheus could not be started or queried; the message says why."""
 
 
@@ -96,6 +96,8 @@ def start(
         raise PrometheusError(
             f"something else already answers on {url(port)}; stop it or change PROMETHEUS_PORT"
         )
+    if message := busy_ports_message({"PROMETHEUS_PORT": port}, "prometheus"):
+        raise PrometheusError(message)
     home = run_dir / "prometheus"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "prometheus.yml"

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import stack_settings
 from local_stack import backend_dir
-from local_stack.processes import ManagedProcess
+from local_stack.processes import ManagedProcess, busy_ports_message
 from local_stack.triton_command import local_only_args, triton_args
 
 
-class ServerStartError(RuntimeError):
+class ServerStartError(stack_settings.StackError):
     """tritonserver did not become ready; the message carries the log tail."""
 
 
@@ -123,6 +123,12 @@ def start(
         raise ServerStartError(
             f"something else already answers on {http_url()}; stop it or change TRITON_HTTP_PORT"
         )
+    ports = {
+        name: stack_settings.get_int(name)
+        for name in ("TRITON_HTTP_PORT", "TRITON_GRPC_PORT", "TRITON_METRICS_PORT")
+    }
+    if message := busy_ports_message(ports, "tritonserver"):
+        raise ServerStartError(message)
     if not model_repository.is_dir():
         raise ServerStartError(
             f"model repository {model_repository} does not exist; run the exporter first"

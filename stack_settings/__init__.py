@@ -14,7 +14,11 @@ from pathlib import Path
 ENV_FILE_NAME = ".env"
 
 
-class SettingError(RuntimeError):
+class StackError(RuntimeError):
+    """A failure whose message names what went wrong and the fix: shown without a traceback."""
+
+
+class SettingError(StackError):
     """A setting is missing or malformed."""
 
 

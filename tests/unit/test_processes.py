@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import sys
 
-from local_stack.processes import ManagedProcess
+import pytest
+
+from local_stack import launch, pipeline, server
+from local_stack.processes import ManagedProcess, busy_ports_message, port_is_free
 
 
 def test_wait_ready_reports_ready(tmp_path):
@@ -35,3 +40,67 @@ def test_wait_ready_times_out_and_stops_the_child(tmp_path):
     assert process.wait_ready(child, lambda: False, timeout=0.5, poll_s=0.05) == "timeout"
     child.wait(timeout=10)  # stopped, not left running
     assert not process.pid_file.exists()
+
+
+@pytest.fixture
+def listener():
+    """A real socket listening on a free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_busy_port_is_named_by_its_setting_with_the_fix(listener):
+    assert not port_is_free(listener)
+    message = busy_ports_message({"TRITON_HTTP_PORT": 1, "TRITON_GRPC_PORT": listener}, "x")
+    assert f"TRITON_GRPC_PORT={listener}" in message
+    assert "TRITON_HTTP_PORT" not in message  # port 1 is not listened on
+    assert "export TRITON_GRPC_PORT=" in message and "make down" in message
+
+
+def unused_port() -> int:
+    """A port the kernel just handed out and nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_free_ports_give_no_message():
+    port = unused_port()
+    assert port_is_free(port)
+    assert busy_ports_message({"TRITON_HTTP_PORT": port}, "x") is None
+
+
+def test_server_start_refuses_a_taken_port_before_launching(listener, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRITON_HTTP_PORT", str(unused_port()))
+    monkeypatch.setenv("TRITON_GRPC_PORT", str(unused_port()))
+    monkeypatch.setenv("TRITON_METRICS_PORT", str(listener))
+    with pytest.raises(server.ServerStartError, match=f"TRITON_METRICS_PORT={listener}"):
+        server.start(tmp_path / "repository", tmp_path / "run", timeout=5)
+    assert not (tmp_path / "run" / "pids" / "tritonserver.pid").exists()
+
+
+def test_make_up_names_a_taken_port_without_a_traceback(listener, tmp_path, monkeypatch, capsys):
+    """`make up` -> launch.run("up"): the message and the fix, exit 1, no server started."""
+    monkeypatch.setenv("TRITON_HTTP_PORT", str(listener))
+    monkeypatch.setenv("STACK_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setitem(launch.COMMANDS, "up", pipeline.serve)  # the start step alone, no export
+    assert launch.run("up") == 1
+    err = capsys.readouterr().err
+    assert (
+        f"make up failed: cannot start tritonserver: port in use on 127.0.0.1: TRITON_HTTP_PORT={listener}"
+        in err
+    )
+    assert "Traceback" not in err and "make down" in err
+    assert not (tmp_path / "run" / "pids" / "tritonserver.pid").exists()
+
+
+def test_make_up_names_a_failed_step(monkeypatch, capsys):
+    def failing_export():
+        subprocess.run([sys.executable, "-m", "exporter", "--no-such-flag"], check=True)
+
+    monkeypatch.setitem(launch.COMMANDS, "up", failing_export)
+    assert launch.run("up") == 1
+    err = capsys.readouterr().err
+    assert "make up failed: `python" in err and "-m exporter` failed (exit 2)" in err
