@@ -24,7 +24,7 @@ import stack_settings
 from client import report
 from client.errors import explain
 from client.load import LoadProfile, run_load
-from client.metrics import ClientMetrics
+from client.metrics import ClientMetrics, MetricsPortError
 from client.model_info import ModelSpecError, from_config
 from client.shm import SHM_MODES, ShmUnavailableError, load_cuda_shm
 from client.transport import PROTOCOLS, InferenceServerException, Transport, default_url
@@ -287,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         ModelSpecError,
         ShmUnavailableError,
         ReferenceUnavailableError,
+        MetricsPortError,
         stack_settings.SettingError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -27,6 +27,10 @@ LATENCY_BUCKETS = (
 )
 
 
+class MetricsPortError(RuntimeError):
+    """The metrics endpoint's port cannot be bound (exit code 2, before any load)."""
+
+
 class ClientMetrics:
     """Latency histogram, in-flight gauge, request and error counters."""
 
@@ -56,7 +60,15 @@ class ClientMetrics:
         )
         self.server = None
         if port:
-            self.server, _ = start_http_server(port, addr=address, registry=self.registry)
+            try:
+                self.server, _ = start_http_server(port, addr=address, registry=self.registry)
+            except OSError as exc:
+                raise MetricsPortError(
+                    f"cannot serve client metrics on {address}:{port}: {exc.strerror}. Another "
+                    f"process holds that port (node_exporter's default is 9100): pass "
+                    f"--metrics-port with a free port (0 turns the endpoint off), or change "
+                    f"CLIENT_METRICS_PORT in .env (Prometheus scrapes the port set there)"
+                ) from exc
 
     def declare(self, *labels: str) -> None:
         """Export the run's series at 0 before the first request, so rate() sees it all."""
