@@ -111,6 +111,12 @@ class Worker(threading.Thread):
         )
         self.stats = WorkerStats()
         self.fatal: BaseException | None = None
+        # Set as the very last thing the worker does: the runner waits on this, not on
+        # join()/is_alive(). On CPython 3.11/3.12 a KeyboardInterrupt that lands inside
+        # Thread.join() releases the *running* thread's state lock (threading.py's
+        # bpo-45274 branch) and marks it stopped, so the next join() returned while the
+        # worker was still unregistering its regions and the final sweep raced it.
+        self.finished = threading.Event()
 
     def run(self) -> None:
         client = None
@@ -133,11 +139,14 @@ class Worker(threading.Thread):
             self.barrier.abort()
             self.schedule.stop.set()
         finally:
-            if regions is not None:
-                self.stats.cleanup_problems += regions.close(release_wait_s(self.stats.errors))
-            if client is not None:
-                client.close()
-            self.transport.end_thread()
+            try:
+                if regions is not None:
+                    self.stats.cleanup_problems += regions.close(release_wait_s(self.stats.errors))
+                if client is not None:
+                    client.close()
+                self.transport.end_thread()
+            finally:
+                self.finished.set()
 
     def _request(self, inputs, regions):
         batch, batched = self.profile.batch_size, self.model.batched
@@ -282,18 +291,12 @@ def run_load(
     try:
         for worker in workers:
             worker.start()
-        while any(w.is_alive() for w in workers):
-            for worker in workers:
-                worker.join(timeout=0.2)
-            if progress:
-                progress(
-                    sum(len(w.stats.latencies_s) + sum(w.stats.errors.values()) for w in workers)
-                )
+        show_progress = (lambda: progress(_answered(workers))) if progress else None
+        wait_until_finished(workers, on_tick=show_progress)
     except KeyboardInterrupt as interrupt:
         schedule.stop.set()
         barrier.abort()
-        for worker in workers:
-            worker.join()
+        wait_until_finished(workers)
         # The caller reports these: an interrupted run has no summary to carry them.
         interrupt.cleanup_problems = _worker_problems(workers) + _sweep(profile, transport)
         raise
@@ -317,6 +320,19 @@ def run_load(
             f"server statistics not comparable for this run ({explain(exc)})"
         )
     return LoadResult(profile, wall, [w.stats for w in workers], before, after)
+
+
+def wait_until_finished(workers, on_tick=None, tick_s: float = 0.2) -> None:
+    """Block until every worker has set `finished` (safe to interrupt and call again)."""
+    while not all(w.finished.is_set() for w in workers):
+        for worker in workers:
+            worker.finished.wait(timeout=tick_s)
+        if on_tick:
+            on_tick()
+
+
+def _answered(workers: list[Worker]) -> int:
+    return sum(len(w.stats.latencies_s) + sum(w.stats.errors.values()) for w in workers)
 
 
 def _settled_statistics(transport: Transport, client, model: ModelInfo) -> dict:
