@@ -50,7 +50,8 @@ def run(command: str) -> int:
         problem = str(exc)
     except subprocess.CalledProcessError as exc:
         program, *args = (str(part) for part in exc.cmd)
-        step = " ".join([Path(program).name, *args[:2]])  # "python3 -m exporter", "docker compose up"
+        # e.g. "python3 -m exporter", "docker compose up"
+        step = " ".join([Path(program).name, *args[:2]])
         problem = f"`{step}` failed (exit {exc.returncode}); its output is above"
     print(f"\nmake {command} failed: {problem}", file=sys.stderr, flush=True)
     if command == "up":

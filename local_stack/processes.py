@@ -127,11 +127,12 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 def busy_ports_message(ports: dict[str, int], service: str) -> str | None:
     """A message naming every taken port by its .env setting, or None when all are free."""
-    taken = [f"{name}={port}" for name, port in ports.items() if not port_is_free(port)]
+    taken = [name for name, port in ports.items() if not port_is_free(port)]
     if not taken:
         return None
+    named = ", ".join(f"{name}={ports[name]}" for name in taken)
     return (
-        f"cannot start {service}: port in use on 127.0.0.1: {', '.join(taken)}. Stop whatever "
+        f"cannot start {service}: port in use on 127.0.0.1: {named}. Stop whatever "
         f"listens there (`ss -ltnp` names it; `make down` if it is an earlier `make up`) or "
-        f"export another port, e.g. `export {taken[0].split('=')[0]}=...` (defaults in .env)"
+        f"export another port, e.g. `export {taken[0]}=...` (defaults in .env)"
     )

@@ -92,10 +92,6 @@ def start(
     executable = binary()
     if executable is None:
         raise PrometheusError(f"prometheus is not installed; {INSTALL_HINT}")
-    if is_ready(url(port)):
-        raise PrometheusError(
-            f"something else already answers on {url(port)}; stop it or change PROMETHEUS_PORT"
-        )
     if message := busy_ports_message({"PROMETHEUS_PORT": port}, "prometheus"):
         raise PrometheusError(message)
     home = run_dir / "prometheus"

@@ -119,11 +119,7 @@ def start(
             f"tritonserver (pid {process.pid()}) is running but not ready; see {process.log_file} "
             f"or run `make down` first"
         )
-    if is_ready():
-        raise ServerStartError(
-            f"something else already answers on {http_url()}; stop it or change TRITON_HTTP_PORT"
-        )
-    ports = {
+    ports = {  # someone else's server answering there is one kind of taken port
         name: stack_settings.get_int(name)
         for name in ("TRITON_HTTP_PORT", "TRITON_GRPC_PORT", "TRITON_METRICS_PORT")
     }
