@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,12 @@ def local_stack(repository, stack_environment) -> RunningStack:
 def stack(local_stack) -> RunningStack:
     """The stack under test; tests/e2e overrides this with the compose stack."""
     return local_stack
+
+
+@pytest.fixture
+def listener() -> int:
+    """A loopback port that a real socket holds (listening) for the test's duration."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]

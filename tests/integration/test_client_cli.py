@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 import tritonclient.http as httpclient
@@ -86,28 +85,25 @@ def test_unreachable_server_exits_non_zero_naming_it():
     assert "cannot reach Triton at 127.0.0.1:1" in result.stderr
 
 
-def test_taken_metrics_port_exits_before_any_load_naming_it(stack, tmp_path):
-    with socket.socket() as holder:  # e.g. node_exporter on 9100
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
-        shm_before = set(client_shm_files())
-        result = run_module(
-            "client",
-            "--model",
-            "simple_transformer",
-            "--shm",
-            "system",
-            "--requests",
-            "3",
-            "--url",
-            stack.http,
-            "--report",
-            str(tmp_path),
-            "--metrics-port",
-            str(port),
-            check=False,
-        )
+def test_taken_metrics_port_exits_before_any_load_naming_it(stack, tmp_path, listener):
+    port = listener  # held as node_exporter would hold 9100
+    shm_before = set(client_shm_files())
+    result = run_module(
+        "client",
+        "--model",
+        "simple_transformer",
+        "--shm",
+        "system",
+        "--requests",
+        "3",
+        "--url",
+        stack.http,
+        "--report",
+        str(tmp_path),
+        "--metrics-port",
+        str(port),
+        check=False,
+    )
     assert result.returncode == 2, result.stderr
     assert f"cannot serve client metrics on 127.0.0.1:{port}" in result.stderr
     assert "--metrics-port" in result.stderr and "Traceback" not in result.stderr

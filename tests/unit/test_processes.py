@@ -42,15 +42,6 @@ def test_wait_ready_times_out_and_stops_the_child(tmp_path):
     assert not process.pid_file.exists()
 
 
-@pytest.fixture
-def listener():
-    """A real socket listening on a free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
-
-
 def test_busy_port_is_named_by_its_setting_with_the_fix(listener):
     assert not port_is_free(listener)
     message = busy_ports_message({"TRITON_HTTP_PORT": 1, "TRITON_GRPC_PORT": listener}, "x")
