@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -114,20 +113,50 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """True when nothing listens on host:port (SO_REUSEADDR: TIME_WAIT leftovers don't count)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+LISTEN = "0A"  # TCP state code in /proc/net/tcp*
+# Listening addresses (hex, as /proc writes them) that keep a server off 127.0.0.1:port:
+# 127.0.0.1 as IPv4 and IPv4-mapped IPv6 (gRPC binds that way), and the IPv4/IPv6 wildcards.
+BLOCKS_LOOPBACK = {
+    "0100007F",
+    "0000000000000000FFFF00000100007F",
+    "00000000",
+    "00000000000000000000000000000000",
+}
 
 
-def busy_ports_message(ports: dict[str, int], service: str) -> str | None:
-    """A message naming every taken port by its .env setting, or None when all are free."""
-    taken = [name for name, port in ports.items() if not port_is_free(port)]
+def listening_addresses(port: int) -> list[str]:
+    """Addresses (hex as in /proc/net/tcp*) with a socket listening on `port`, IPv4 and IPv6."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, port_hex = fields[1].rsplit(":", 1)
+            if fields[3] == LISTEN and int(port_hex, 16) == port:
+                found.append(address)
+    return found
+
+
+def port_is_free(port: int) -> bool:
+    """True when nothing listens where a server on 127.0.0.1:port would.
+
+    Listeners only, read from /proc: a trial bind() also fails on the closing connections a
+    killed server leaves behind (FIN_WAIT while its client is paused), which the next
+    tritonserver's own bind accepts, so it would refuse a restart that works.
+    """
+    return not BLOCKS_LOOPBACK.intersection(listening_addresses(port))
+
+
+def busy_ports_message(ports: dict[str, int], service: str, wait_s: float = 5.0) -> str | None:
+    """A message naming every taken port by its .env setting, or None when all are free.
+
+    Waits up to `wait_s` for them to free: a server just killed keeps listening until
+    the last process of its group (its python-backend stubs) has exited.
+    """
+    deadline = time.monotonic() + wait_s
+    while taken := [name for name, port in ports.items() if not port_is_free(port)]:
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
     if not taken:
         return None
     named = ", ".join(f"{name}={ports[name]}" for name in taken)

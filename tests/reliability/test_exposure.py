@@ -8,31 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from local_stack.processes import listening_addresses
 from tests.conftest import PROJECT_ROOT
 
-LISTEN = "0A"  # TCP state code in /proc/net/tcp
 # 127.0.0.1 in /proc's hex, as IPv4 and as IPv4-mapped IPv6 (gRPC binds that way);
 # 0.0.0.0 or :: (all interfaces) must never appear.
 LOOPBACK = {"0100007F", "0000000000000000FFFF00000100007F"}
-
-
-def _listeners(port: int) -> list[str]:
-    """Addresses (hex as in /proc/net/tcp*) listening on `port`, IPv4 and IPv6."""
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            address, port_hex = fields[1].rsplit(":", 1)
-            if fields[3] == LISTEN and int(port_hex, 16) == port:
-                found.append(address)
-    return found
 
 
 def test_local_server_ports_listen_on_loopback_only(stack):
     ports = [int(stack.http.rsplit(":", 1)[1]), int(stack.grpc.rsplit(":", 1)[1])]
     ports.append(int(stack.metrics_url.rsplit(":", 1)[1].split("/")[0]))
     for port in ports:
-        listeners = _listeners(port)
+        listeners = listening_addresses(port)
         assert listeners, f"nothing listens on port {port}"
         assert set(listeners) <= LOOPBACK, f"port {port} listens beyond loopback: {listeners}"
 

@@ -95,3 +95,24 @@ def test_make_up_names_a_failed_step(monkeypatch, capsys):
     assert launch.run("up") == 1
     err = capsys.readouterr().err
     assert "make up failed: `python" in err and "-m exporter` failed (exit 2)" in err
+
+
+def test_connections_left_by_a_closed_server_do_not_count_as_taken():
+    """A killed server's half-closed connections (its client paused) don't block a restart."""
+    with socket.socket() as server_socket:
+        server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server_socket.bind(("127.0.0.1", 0))
+        server_socket.listen()
+        port = server_socket.getsockname()[1]
+        paused_client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server_socket.accept()
+    accepted.close()  # the server is gone; the client never reads its FIN: FIN_WAIT2 remains
+    try:
+        assert port_is_free(port)
+        with socket.socket() as restarted:  # what the next server does, and it works
+            restarted.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            restarted.bind(("127.0.0.1", port))
+            restarted.listen()
+            assert not port_is_free(port)
+    finally:
+        paused_client.close()
