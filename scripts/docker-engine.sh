@@ -20,6 +20,8 @@ start() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       docker.io debootstrap >/dev/null
   fi
+  # A dockerd killed without its shutdown (a stopped session) leaves its pid file: it would refuse to start.
+  if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then rm -f "$pidfile"; fi
   mkdir -p "$state/data" "$state/exec"
   # --iptables stays on: containers reach PyPI/Debian through the bridge's NAT.
   nohup dockerd --data-root "$state/data" --exec-root "$state/exec" -H "unix://$socket" \
