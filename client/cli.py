@@ -1,7 +1,12 @@
 """`python -m client`: drive a Triton model and report latency and throughput.
 
 python -m client --model NAME --protocol http|grpc --shm none|system|cuda --concurrency N
-                 (--requests N | --duration S) [--rate R] [--verify] [--report DIR]
+                 [--requests N | --duration S | -p MS -s PCT -r N] [--rate R] [--verify]
+                 [--report DIR]
+
+Without --requests or --duration the client measures like perf_analyzer: windows of -p ms
+(5000) until the last 3 agree within -s percent (10), at most -r windows (10); a result that
+never settles is reported UNSTABLE. docs/client-vs-perf_analyzer.md maps every flag.
 
 Sweep: comma lists run every combination in one command, one summary row per step,
 e.g. --protocol http,grpc --shm none,system --concurrency 1,2,4,8,16 --duration 5.
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import signal
 import sys
 import time
@@ -21,7 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import stack_settings
-from client import report
+from client import input_data, report, stability
 from client.errors import explain
 from client.load import LoadProfile, run_load
 from client.metrics import ClientMetrics, MetricsPortError
@@ -58,9 +64,9 @@ def _parser() -> argparse.ArgumentParser:
         default=[1],
         help="requests kept in flight; a list (1,2,4,8) sweeps",
     )
-    bound = p.add_mutually_exclusive_group(required=True)
-    bound.add_argument("--requests", type=int, help="measured requests in total")
-    bound.add_argument("--duration", type=float, help="measured seconds")
+    bound = p.add_mutually_exclusive_group()
+    bound.add_argument("--requests", type=int, help="measured requests in total (one fixed run)")
+    bound.add_argument("--duration", type=float, help="measured seconds (one fixed run)")
     p.add_argument(
         "--rate", type=float, help="target requests/s (open loop, capped by concurrency)"
     )
@@ -89,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    stability.add_arguments(p)
+    input_data.add_arguments(p)
     return p
 
 
@@ -128,6 +136,15 @@ def _validate(args) -> None:
         raise ClientError(f"--rate must be > 0, got {args.rate}")
     if args.linger < 0:
         raise ClientError(f"--linger must be >= 0, got {args.linger}")
+    try:
+        args.measurement = stability.settings_from(args)
+        args.intervals = args.request_intervals and input_data.read_request_intervals(
+            args.request_intervals
+        )
+    except ValueError as exc:
+        raise ClientError(str(exc)) from None
+    if args.intervals and args.rate is not None:
+        raise ClientError("--request-intervals and --rate both set send times; keep one")
 
 
 def _model_info(transport: Transport, args):
@@ -205,20 +222,44 @@ def _profile(args, protocol: str, shm: str, concurrency: int) -> LoadProfile:
         warmup_per_worker=args.warmup,
         verify_every=args.verify_every if args.verify else 0,
         timeout_s=args.timeout,
+        intervals_s=args.intervals or None,
+        request_id_prefix=f"{os.getpid()}.{next(_STEP_NUMBERS)}.",
     )
 
 
-def _run_step(profile: LoadProfile, transport, model, reference, metrics, quiet: bool):
+_STEP_NUMBERS = itertools.count()  # request ids stay unique across the steps of one run
+
+
+def _run_step(profile: LoadProfile, transport, model, reference, metrics, args):
+    step = f"{profile.model} {profile.protocol}/{profile.shm} c={profile.concurrency}"
     bar = tqdm(
         total=profile.requests,
-        desc=f"{profile.model} {profile.protocol}/{profile.shm} c={profile.concurrency}",
+        desc=step,
         unit="req",
         file=sys.stderr,
-        disable=True if quiet else None,
+        disable=True if args.quiet else None,
     )  # None: off when not a terminal
-    with bar:
+    with bar, stability.statistics_reader(transport, model, profile.timeout_s) as statistics:
+        controller = None
+        if args.measurement is not None:
+            controller = stability.WindowController(
+                args.measurement,
+                profile.batch_size,
+                statistics,
+                on_window=None
+                if args.quiet
+                else lambda w: tqdm.write(
+                    f"{step} {stability.describe(w, args.measurement)}", file=sys.stderr
+                ),
+            )
         return run_load(
-            profile, transport, model, reference, metrics, progress=lambda n: bar.update(n - bar.n)
+            profile,
+            transport,
+            model,
+            reference,
+            metrics,
+            progress=lambda n: bar.update(n - bar.n),
+            controller=controller,
         )
 
 
@@ -236,6 +277,8 @@ def _publish(args, summaries: list[dict]) -> None:
             print(f"{step}: error ({kind}, {count}x): {example}", file=sys.stderr)
         for problem in s["cleanup_problems"]:
             print(f"{step}: cleanup: {problem}", file=sys.stderr)
+        if s["stable"] is False:
+            print(f"{step}: {stability.unstable_message(s)}", file=sys.stderr)
     if args.report:
         paths = report.write(summaries, args.report)
         from client.plots import latency_vs_throughput  # noqa: PLC0415 - matplotlib is slow to import
@@ -278,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         ):
             transport, model, _ = targets[protocol]
             profile = _profile(args, protocol, shm, concurrency)
-            result = _run_step(profile, transport, model, reference, metrics, args.quiet)
+            result = _run_step(profile, transport, model, reference, metrics, args)
             summaries.append(report.summarize(result))
         if lingering:  # ... and at their final values after the last one
             time.sleep(args.linger)

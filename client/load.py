@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -33,6 +34,9 @@ class LoadProfile:
     warmup_per_worker: int = 1
     verify_every: int = 0  # 0 = never; N = every Nth request
     timeout_s: float = 60.0
+    # Gaps between sends in seconds, looped (a replayed trace); overrides rate and arrival.
+    intervals_s: tuple[float, ...] | None = None
+    request_id_prefix: str = ""  # request ids are prefix + index, for matching server traces
 
 
 @dataclass
@@ -44,6 +48,9 @@ class WorkerStats:
     max_abs_diff: float = 0.0
     cleanup_problems: list[str] = field(default_factory=list)
     server_lost: bool = False  # unreachable or restarted during the run
+    # One (request index, send ns, receive ns, ok) per measured request, wall clock
+    # (time.time_ns) so they line up with server traces and other machines' logs.
+    records: list[tuple[int, int, int, bool]] = field(default_factory=list)
 
 
 class Schedule:
@@ -57,6 +64,9 @@ class Schedule:
         self.started = 0.0
         self.stop = threading.Event()
         self._rng = random.Random(0)
+        intervals = profile.intervals_s
+        if intervals:  # send offsets of one pass through the trace, and its length
+            self._trace = [0.0, *itertools.accumulate(intervals)]
 
     def begin(self) -> None:
         self.started = time.perf_counter()
@@ -72,13 +82,16 @@ class Schedule:
                 return None
             index = self._issued
             offset = time.perf_counter() - self.started
-            rate = self.profile.rate
+            rate = self.profile.rate if not self.profile.intervals_s else None
             if rate:
                 # Open loop: the send time is fixed by the arrival process, not by when a
                 # worker came free, and the duration bounds send times (not ticket grabs).
                 # Constant arrivals are index / rate (no summed gaps: 100 sums of 0.02 are
                 # not 2.0 in floating point, and one extra request would slip in).
                 offset = index / rate if self.profile.arrival == "constant" else self._next_offset
+            if self.profile.intervals_s:
+                loops, step = divmod(index, len(self.profile.intervals_s))
+                offset = loops * self._trace[-1] + self._trace[step]
             duration = self.profile.duration_s
             if duration is not None and offset >= duration:
                 return None
@@ -188,18 +201,22 @@ class Worker(threading.Thread):
             kwargs["model_version"] = self.model.version
         if self.transport.protocol == "grpc":
             kwargs["client_timeout"] = self.profile.timeout_s
-        name, latencies = self.model.name, self.stats.latencies_s
-        clock, next_ticket = time.perf_counter, self.schedule.next
+        name, latencies, records = self.model.name, self.stats.latencies_s, self.stats.records
+        clock, wall_ns, next_ticket = time.perf_counter, time.time_ns, self.schedule.next
+        prefix = self.profile.request_id_prefix
         while (ticket := next_ticket()) is not None:
             index, send_at = ticket
             delay = send_at - clock()
             if delay > 0:
                 time.sleep(delay)
             metrics.started()
+            kwargs["request_id"] = f"{prefix}{index}"
+            sent_ns = wall_ns()
             began = clock()
             try:
                 result = client.infer(name, infer_inputs, **kwargs)
             except Exception as exc:  # noqa: BLE001 - counted by kind, the run goes on
+                records.append((index, sent_ns, wall_ns(), False))
                 kind = error_kind(exc)
                 self.stats.errors[kind] += 1
                 self.stats.error_examples.setdefault(kind, explain(exc)[:600])
@@ -211,11 +228,14 @@ class Worker(threading.Thread):
             finally:
                 metrics.finished()
             latency = clock() - began
+            received_ns = wall_ns()
             verify = self.profile.verify_every and index % self.profile.verify_every == 0
             if verify and not self._verify(result, inputs, regions):
                 metrics.failed("mismatch")  # a wrong answer is a failure, not ok
+                records.append((index, sent_ns, received_ns, False))
                 continue
             latencies.append(latency)
+            records.append((index, sent_ns, received_ns, True))
             metrics.observe(latency)
         return client
 
@@ -251,6 +271,14 @@ class LoadResult:
     workers: list[WorkerStats]
     server_before: dict
     server_after: dict
+    windows: list = field(default_factory=list)  # measurement windows, when a controller cut them
+    stable: bool | None = None  # None: no stability check was asked for
+    measurement: object = None  # client.stability.MeasurementSettings of a windowed run
+
+    @property
+    def records(self) -> list[tuple[int, int, int, bool]]:
+        """Every measured request of every worker, in send order."""
+        return sorted(r for w in self.workers for r in w.records)
 
     @property
     def latencies_s(self) -> np.ndarray:
@@ -265,9 +293,19 @@ class LoadResult:
 
 
 def run_load(
-    profile: LoadProfile, transport: Transport, model: ModelInfo, reference, metrics, progress=None
+    profile: LoadProfile,
+    transport: Transport,
+    model: ModelInfo,
+    reference,
+    metrics,
+    progress=None,
+    controller=None,
 ) -> LoadResult:
-    """Drive the model as the profile says; raises the first worker's fatal error."""
+    """Drive the model as the profile says; raises the first worker's fatal error.
+
+    A `controller` (client.stability.WindowController) cuts measurement windows while the
+    load runs and ends it once they are stable or out of trials.
+    """
     schedule = Schedule(profile)
     snapshot: dict = {}
 
@@ -291,8 +329,14 @@ def run_load(
     try:
         for worker in workers:
             worker.start()
-        show_progress = (lambda: progress(_answered(workers))) if progress else None
-        wait_until_finished(workers, on_tick=show_progress)
+
+        def on_tick() -> None:
+            if progress:
+                progress(_answered(workers))
+            if controller and schedule.started and controller.tick(workers, schedule.started):
+                schedule.stop.set()
+
+        wait_until_finished(workers, on_tick=on_tick, tick_s=0.05 if controller else 0.2)
     except KeyboardInterrupt as interrupt:
         schedule.stop.set()
         barrier.abort()
@@ -319,14 +363,22 @@ def run_load(
         workers[0].stats.cleanup_problems.append(
             f"server statistics not comparable for this run ({explain(exc)})"
         )
-    return LoadResult(profile, wall, [w.stats for w in workers], before, after)
+    result = LoadResult(profile, wall, [w.stats for w in workers], before, after)
+    if controller:
+        result.windows, result.stable = controller.windows, controller.stable
+        result.measurement = controller.settings
+        if before or after:  # the server's view of the measured windows, not the whole run
+            result.server_before, result.server_after = controller.measured_statistics()
+    return result
 
 
 def wait_until_finished(workers, on_tick=None, tick_s: float = 0.2) -> None:
     """Block until every worker has set `finished` (safe to interrupt and call again)."""
     while not all(w.finished.is_set() for w in workers):
-        for worker in workers:
-            worker.finished.wait(timeout=tick_s)
+        # One wait per tick (not one per worker): the window controller ticks on time.
+        waiting = next((w for w in workers if not w.finished.is_set()), None)
+        if waiting is not None:
+            waiting.finished.wait(timeout=tick_s)
         if on_tick:
             on_tick()
 
