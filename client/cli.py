@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import stack_settings
-from client import input_data, report, stability
+from client import input_data, report, search, stability
 from client.errors import explain
 from client.load import LoadProfile, run_load
 from client.metrics import ClientMetrics, MetricsPortError
@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     stability.add_arguments(p)
+    search.add_arguments(p)
     input_data.add_arguments(p)
     return p
 
@@ -145,6 +146,10 @@ def _validate(args) -> None:
         raise ClientError(str(exc)) from None
     if args.intervals and args.rate is not None:
         raise ClientError("--request-intervals and --rate both set send times; keep one")
+    try:
+        search.resolve(args)
+    except ValueError as exc:
+        raise ClientError(str(exc)) from None
 
 
 def _model_info(transport: Transport, args):
@@ -208,7 +213,7 @@ def _targets(args) -> dict:
     return targets
 
 
-def _profile(args, protocol: str, shm: str, concurrency: int) -> LoadProfile:
+def _profile(args, protocol: str, shm: str, concurrency: int, rate) -> LoadProfile:
     return LoadProfile(
         model=args.model,
         protocol=protocol,
@@ -216,7 +221,7 @@ def _profile(args, protocol: str, shm: str, concurrency: int) -> LoadProfile:
         concurrency=concurrency,
         requests=args.requests,
         duration_s=args.duration,
-        rate=args.rate,
+        rate=rate,
         arrival=args.arrival,
         batch_size=args.batch_size,
         warmup_per_worker=args.warmup,
@@ -228,6 +233,28 @@ def _profile(args, protocol: str, shm: str, concurrency: int) -> LoadProfile:
 
 
 _STEP_NUMBERS = itertools.count()  # request ids stay unique across the steps of one run
+
+
+def _search(args, step):
+    """Run the latency-threshold search on the one protocol/shm pair it allows."""
+    protocol, shm = args.protocol[0], args.shm[0]
+    if args.search_axis == "concurrency":
+        return search.run(
+            "concurrency",
+            args.search_levels,
+            args.latency_threshold,
+            args.percentile,
+            args.binary_search,
+            lambda level: step(protocol, shm, level, args.rate),
+        )
+    return search.run(
+        "request_rate",
+        args.search_levels,
+        args.latency_threshold,
+        args.percentile,
+        args.binary_search,
+        lambda level: step(protocol, shm, max(args.concurrency), level),
+    )
 
 
 def _run_step(profile: LoadProfile, transport, model, reference, metrics, args):
@@ -300,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM cleans up like Ctrl-C
     metrics = None
     summaries: list[dict] = []
+    found = None  # the latency-threshold search's result, with -l
     code = None
     try:
         _validate(args)
@@ -316,13 +344,21 @@ def main(argv: list[str] | None = None) -> int:
         lingering = args.linger and metrics.server is not None
         if lingering:  # let Prometheus see the counters at 0 before the first request
             time.sleep(args.linger)
-        for protocol, shm, concurrency in itertools.product(
-            args.protocol, args.shm, args.concurrency
-        ):
+
+        def step(protocol: str, shm: str, concurrency: int, rate: float | None) -> dict:
             transport, model, _ = targets[protocol]
-            profile = _profile(args, protocol, shm, concurrency)
+            profile = _profile(args, protocol, shm, concurrency, rate)
             result = _run_step(profile, transport, model, reference, metrics, args)
             summaries.append(report.summarize(result))
+            return summaries[-1]
+
+        if args.latency_threshold:
+            found = _search(args, step)
+        else:
+            for protocol, shm, concurrency, rate in itertools.product(
+                args.protocol, args.shm, args.concurrency, args.rates
+            ):
+                step(protocol, shm, concurrency, rate)
         if lingering:  # ... and at their final values after the last one
             time.sleep(args.linger)
     except (
@@ -350,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
             metrics.close()
     if summaries:  # an interrupted sweep still reports the steps it finished
         _publish(args, summaries)
+    if found is not None:
+        print(found.line())
+        if args.report:
+            print(f"report: {search.write(found, args.report)}")
     if code is not None:
         return code
     failed = any(s["requests_failed"] or s["cleanup_problems"] for s in summaries)
