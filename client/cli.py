@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import stack_settings
-from client import input_data, report, search, stability
+from client import input_data, pa_export, report, search, stability
 from client.errors import explain
 from client.load import LoadProfile, run_load
 from client.metrics import ClientMetrics, MetricsPortError
@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     stability.add_arguments(p)
     search.add_arguments(p)
     input_data.add_arguments(p)
+    pa_export.add_arguments(p)
     return p
 
 
@@ -290,7 +291,7 @@ def _run_step(profile: LoadProfile, transport, model, reference, metrics, args):
         )
 
 
-def _publish(args, summaries: list[dict]) -> None:
+def _publish(args, summaries: list[dict], export: pa_export.ProfileExport) -> None:
     """The printed table, the report files and the error/cleanup lines."""
     print(report.table(summaries))
     for s in summaries:
@@ -312,6 +313,10 @@ def _publish(args, summaries: list[dict]) -> None:
 
         paths += (latency_vs_throughput(summaries, args.report / "latency_vs_throughput.png"),)
         print("report: " + " ".join(map(str, paths)))
+    if args.latency_report_file:
+        print(f"latency report: {pa_export.write_csv(summaries, args.latency_report_file)}")
+    if exported := export.write():
+        print(f"profile export: {exported}")
 
 
 def _print_cleanup(exc: BaseException) -> bool:
@@ -328,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = None
     summaries: list[dict] = []
     found = None  # the latency-threshold search's result, with -l
+    export = pa_export.ProfileExport(args.profile_export_file)
     code = None
     try:
         _validate(args)
@@ -350,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             profile = _profile(args, protocol, shm, concurrency, rate)
             result = _run_step(profile, transport, model, reference, metrics, args)
             summaries.append(report.summarize(result))
+            export.add(result)
             return summaries[-1]
 
         if args.latency_threshold:
@@ -385,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         if metrics is not None:
             metrics.close()
     if summaries:  # an interrupted sweep still reports the steps it finished
-        _publish(args, summaries)
+        _publish(args, summaries, export)
     if found is not None:
         print(found.line())
         if args.report:
