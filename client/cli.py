@@ -29,6 +29,7 @@ from tqdm import tqdm
 import stack_settings
 from client import input_data, pa_export, report, search, stability
 from client.errors import explain
+from client.input_files import InputFileError
 from client.load import LoadProfile, run_load
 from client.metrics import ClientMetrics, MetricsPortError
 from client.model_info import ModelSpecError, from_config
@@ -143,6 +144,7 @@ def _validate(args) -> None:
         args.intervals = args.request_intervals and input_data.read_request_intervals(
             args.request_intervals
         )
+        args.shapes = input_data.parse_shapes(args.shape)
     except ValueError as exc:
         raise ClientError(str(exc)) from None
     if args.intervals and args.rate is not None:
@@ -209,8 +211,16 @@ def _targets(args) -> dict:
     for protocol, url in zip(args.protocol, urls, strict=True):
         transport = Transport(protocol, url or default_url(protocol))
         model, config = _model_info(transport, args)
+        model = model.with_shapes(args.shapes)
         model.check_batch_size(args.batch_size)
         targets[protocol] = (transport, model, config)
+    # Read and checked once, before any load (every protocol serves the same model).
+    args.input_sets = input_data.load_input_sets(args.input_data, model, args.batch_size)
+    if args.input_sets and len(args.input_sets) > 1 and set(args.shm) - {"none"}:
+        raise ClientError(
+            f"--input-data gives {len(args.input_sets)} entries, but shared-memory regions hold "
+            f"one input set per worker: use --shm none, or one data entry"
+        )
     return targets
 
 
@@ -288,6 +298,7 @@ def _run_step(profile: LoadProfile, transport, model, reference, metrics, args):
             metrics,
             progress=lambda n: bar.update(n - bar.n),
             controller=controller,
+            input_sets=args.input_sets,
         )
 
 
@@ -374,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         ShmUnavailableError,
         ReferenceUnavailableError,
         MetricsPortError,
+        input_data.InputDataError,
+        InputFileError,
         stack_settings.SettingError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)

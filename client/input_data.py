@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 
-class InputDataError(ValueError):
+from client.input_files import InputFileError, read_folder, read_json
+
+
+class InputDataError(InputFileError):
     """An input file or flag the client cannot use (names the file or tensor and the fix)."""
 
 
@@ -20,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replay send gaps: one interval in microseconds per line, looped; "
         "replaces --rate (concurrency caps the requests in flight)",
     )
+    add_input_arguments(group)
 
 
 def read_request_intervals(path: Path) -> tuple[float, ...]:
@@ -50,3 +55,85 @@ def read_request_intervals(path: Path) -> tuple[float, ...]:
             f"microseconds per line"
         )
     return tuple(gaps)
+
+
+def add_input_arguments(group) -> None:
+    """--input-data and --shape, in the same group as --request-intervals."""
+    group.add_argument(
+        "--input-data",
+        action="append",
+        metavar="zero|random|DIR|FILE.json",
+        help="request data: zero, random (default), a folder with one file per input "
+        "(raw row-major bytes, NAME.npy, or text lines for BYTES), or perf_analyzer JSON "
+        "({'data': [...], 'validation_data': [...]}; repeat to append files)",
+    )
+    group.add_argument(
+        "--shape",
+        action="append",
+        default=[],
+        metavar="NAME:D1,D2,...",
+        help="dims of an input with dynamic (-1) dims, without the batch dim; repeatable",
+    )
+
+
+def parse_shapes(values: list[str]) -> dict[str, list[int]]:
+    """--shape NAME:D1,D2 flags as {name: dims}."""
+    shapes = {}
+    for text in values:
+        name, _, dims = text.rpartition(":")
+        try:
+            parsed = [int(d) for d in dims.split(",")]
+        except ValueError:
+            parsed = []
+        if not name or not parsed or min(parsed) < 1:
+            raise InputDataError(
+                f"--shape {text!r}: expected NAME:D1,D2,... with dims >= 1, e.g. image:64,96,3"
+            )
+        shapes[name] = parsed
+    return shapes
+
+
+def load_input_sets(sources: list[str] | None, model, batch_size: int):
+    """[(inputs, expected or None)] batched for the requests, or None for per-worker random."""
+    if not sources or sources == ["random"]:
+        return None
+    if len(sources) > 1 and {"zero", "random"} & set(sources):
+        raise InputDataError(
+            "--input-data zero/random cannot be combined with files; give one, or only files"
+        )
+    if sources == ["zero"]:
+        sets = [(_zeros(model.make_inputs(1, seed=0), model), None)]
+    else:
+        sets = []
+        for source in sources:
+            path = Path(source)
+            if path.is_dir():
+                sets.append((read_folder(path, model), None))
+            elif path.is_file():
+                sets.extend(read_json(path, model))
+            else:
+                raise InputDataError(
+                    f"--input-data {source}: no such file or folder (use zero, random, a "
+                    f"folder of per-input files, or a perf_analyzer JSON file)"
+                )
+    return [(_batched(i, model, batch_size), e and _batched(e, model, batch_size)) for i, e in sets]
+
+
+def _zeros(sample: dict, model) -> dict:
+    # make_inputs gave batch-1 arrays; drop that batch dim again for a batched model.
+    out = {}
+    for name, array in sample.items():
+        array = array[0] if model.batched else array
+        out[name] = (
+            np.full(array.shape, b"0", dtype=object)
+            if array.dtype == object
+            else np.zeros_like(array)
+        )
+    return out
+
+
+def _batched(arrays: dict, model, batch_size: int) -> dict:
+    """Each batch-1 sample repeated to the batch size (with the batch dim of a batched model)."""
+    if not model.batched:
+        return arrays
+    return {name: np.stack([a] * batch_size) for name, a in arrays.items()}

@@ -16,6 +16,9 @@ from client.model_info import ModelInfo
 from client.recovery import after_failure, reconnect, release_wait_s
 from client.shm import WorkerRegions, region_prefix, sweep_process_regions
 from client.transport import Transport
+from client.verify import Reference
+
+compare = Reference.compare
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,12 @@ def error_kind(exc: BaseException) -> str:
 class Worker(threading.Thread):
     """One closed-loop sender."""
 
-    def __init__(self, index, profile, transport, model, schedule, barrier, reference, metrics):
+    def __init__(
+        self, index, profile, transport, model, schedule, barrier, reference, metrics, sets=None
+    ):
         super().__init__(name=f"load-worker-{index}", daemon=True)
+        # [(inputs, expected outputs or None)] sent round-robin; None: random per worker.
+        self.input_sets = sets
         self.index, self.profile, self.transport, self.model = index, profile, transport, model
         self.schedule, self.barrier, self.reference, self.metrics = (
             schedule,
@@ -136,15 +143,17 @@ class Worker(threading.Thread):
         regions = None
         try:
             client = self.transport.connect(self.profile.timeout_s)
-            inputs = self.model.make_inputs(self.profile.batch_size, seed=self.index)
-            if self.profile.shm != "none":
+            sets = self.input_sets or [
+                (self.model.make_inputs(self.profile.batch_size, seed=self.index), None)
+            ]
+            if self.profile.shm != "none":  # one set (the runner checks): written once
                 regions = WorkerRegions(self.profile.shm, client, region_prefix(self.index))
-                regions.prepare(self.model, self.profile.batch_size, inputs)
-            request = self._request(inputs, regions)
+                regions.prepare(self.model, self.profile.batch_size, sets[0][0])
+            requests = [self._request(inputs, regions) for inputs, _ in sets]
             for _ in range(self.profile.warmup_per_worker):
-                self._infer(client, request)
+                self._infer(client, requests[0])
             self.barrier.wait()
-            client = self._loop(client, request, inputs, regions)
+            client = self._loop(client, requests, sets, regions)
         except threading.BrokenBarrierError:
             pass  # another worker failed before the run began; it reports why
         except BaseException as exc:  # noqa: BLE001 - reported by the runner
@@ -192,11 +201,10 @@ class Worker(threading.Thread):
             kwargs["client_timeout"] = self.profile.timeout_s
         return client.infer(self.model.name, infer_inputs, outputs=outputs, **kwargs)
 
-    def _loop(self, client, request, inputs, regions):
+    def _loop(self, client, requests, sets, regions):
         """Send until the schedule ends; returns the client in use (it may be replaced)."""
         metrics = self.metrics.bind(self.model.name, self.transport.protocol, self.profile.shm)
-        infer_inputs, outputs = request
-        kwargs = {"outputs": outputs}
+        kwargs = {}
         if self.model.version:
             kwargs["model_version"] = self.model.version
         if self.transport.protocol == "grpc":
@@ -209,6 +217,8 @@ class Worker(threading.Thread):
             delay = send_at - clock()
             if delay > 0:
                 time.sleep(delay)
+            entry = index % len(requests)
+            infer_inputs, kwargs["outputs"] = requests[entry]
             metrics.started()
             kwargs["request_id"] = f"{prefix}{index}"
             sent_ns = wall_ns()
@@ -229,8 +239,12 @@ class Worker(threading.Thread):
                 metrics.finished()
             latency = clock() - began
             received_ns = wall_ns()
+            inputs, expected = sets[entry]
             verify = self.profile.verify_every and index % self.profile.verify_every == 0
-            if verify and not self._verify(result, inputs, regions):
+            checked = (expected is None or self._verify(result, expected, regions, entry)) and (
+                not verify or self._verify(result, self.reference(inputs), regions)
+            )
+            if not checked:
                 metrics.failed("mismatch")  # a wrong answer is a failure, not ok
                 records.append((index, sent_ns, received_ns, False))
                 continue
@@ -239,27 +253,38 @@ class Worker(threading.Thread):
             metrics.observe(latency)
         return client
 
-    def _verify(self, result, inputs, regions) -> bool:
-        """Compare every output with the reference; False (counted once) on any mismatch."""
-        expected = self.reference(inputs)
+    def _verify(self, result, expected, regions, entry=None) -> bool:
+        """Compare outputs with expected ones (the reference's, or validation_data's for
+        input entry `entry`); False (counted once) on any mismatch."""
         matched = True
         for tensor in self.model.outputs:
+            if tensor.name not in expected:
+                continue  # validation_data may check some outputs only
             shape = tensor.shape(self.profile.batch_size, self.model.batched)
             if regions is None:
                 actual = result.as_numpy(tensor.name)
             else:
                 actual = regions.read_output(tensor.name, tensor.np_dtype, shape)
-            diff, ok = self.reference.compare(actual, expected[tensor.name])
+            diff, ok = compare(actual, expected[tensor.name])
             self.stats.max_abs_diff = max(self.stats.max_abs_diff, diff)
             if not ok:
                 matched = False
+                against = "reference" if entry is None else f"validation_data[{entry}]"
                 self.stats.error_examples.setdefault(
-                    "mismatch", f"output {tensor.name!r}: max abs diff {diff:.3g} vs reference"
+                    "mismatch",
+                    f"output {tensor.name!r}: max abs diff {diff:.3g} vs {against} "
+                    f"(got {_preview(actual)}, expected {_preview(expected[tensor.name])})",
                 )
         self.stats.verified += 1
         if not matched:
             self.stats.errors["mismatch"] += 1
         return matched
+
+
+def _preview(array: np.ndarray) -> str:
+    flat = np.asarray(array).ravel()
+    text = ", ".join(map(str, flat[:4].tolist())) + (", ..." if flat.size > 4 else "")
+    return f"[{text}] shape {list(np.shape(array))}"
 
 
 @dataclass
@@ -300,6 +325,7 @@ def run_load(
     metrics,
     progress=None,
     controller=None,
+    input_sets=None,
 ) -> LoadResult:
     """Drive the model as the profile says; raises the first worker's fatal error.
 
@@ -323,7 +349,7 @@ def run_load(
 
     barrier = threading.Barrier(profile.concurrency, action=window_opens)
     workers = [
-        Worker(i, profile, transport, model, schedule, barrier, reference, metrics)
+        Worker(i, profile, transport, model, schedule, barrier, reference, metrics, input_sets)
         for i in range(profile.concurrency)
     ]
     try:
