@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from client import server_stats
 from client.errors import explain
 from client.model_info import ModelInfo
 from client.recovery import after_failure, reconnect, release_wait_s
@@ -339,7 +340,7 @@ def run_load(
         # A client of its own: tritonclient's HTTP client must stay on the thread that made it.
         client = transport.connect(profile.timeout_s)
         try:
-            return _settled_statistics(transport, client, model)
+            return server_stats.read_settled(transport, client, model)
         finally:
             client.close()
 
@@ -411,22 +412,6 @@ def wait_until_finished(workers, on_tick=None, tick_s: float = 0.2) -> None:
 
 def _answered(workers: list[Worker]) -> int:
     return sum(len(w.stats.latencies_s) + sum(w.stats.errors.values()) for w in workers)
-
-
-def _settled_statistics(transport: Transport, client, model: ModelInfo) -> dict:
-    """Statistics once the server has counted every answered request (no sender is active).
-
-    Triton counts a request when it releases it, which can be just after the client has
-    its response; a snapshot taken at once would put late warm-ups inside the window.
-    """
-    stats = transport.statistics(client, model.name, model.version)
-    for _ in range(50):  # at most ~1 s
-        time.sleep(0.02)
-        again = transport.statistics(client, model.name, model.version)
-        if again.get("inference_stats") == stats.get("inference_stats"):
-            return again
-        stats = again
-    return stats
 
 
 def _worker_problems(workers: list[Worker]) -> list[str]:

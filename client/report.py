@@ -11,36 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from client import server_stats
 from client.load import LoadResult
 from client.stability import STABLE_WINDOWS, in_range, latency_stats
 
-STAGES = ("queue", "compute_input", "compute_infer", "compute_output")
-
-
-def _count_ns(stats: dict, key: str) -> tuple[int, int]:
-    entry = stats.get("inference_stats", {}).get(key, {})
-    return int(entry.get("count", 0)), int(entry.get("ns", 0))
-
-
-def server_window(before: dict, after: dict) -> dict:
-    """What the server counted between two statistics snapshots (the measured window)."""
-    success = _count_ns(after, "success")[0] - _count_ns(before, "success")[0]
-    window = {
-        "success": success,
-        "fail": _count_ns(after, "fail")[0] - _count_ns(before, "fail")[0],
-        "inference_count": int(after.get("inference_count", 0))
-        - int(before.get("inference_count", 0)),
-        "execution_count": int(after.get("execution_count", 0))
-        - int(before.get("execution_count", 0)),
-    }
-    for stage in STAGES:
-        ns = _count_ns(after, stage)[1] - _count_ns(before, stage)[1]
-        window[f"{stage}_ms_per_request"] = round(ns / 1e6 / success, 3) if success else None
-    executions = window["execution_count"]
-    window["avg_batch_size"] = (
-        round(window["inference_count"] / executions, 2) if executions else None
-    )
-    return window
+server_window = server_stats.window  # the name report users import
 
 
 def summarize(result: LoadResult) -> dict:

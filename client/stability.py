@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from client import server_stats
+
 STABLE_WINDOWS = 3  # perf_analyzer compares the most recent three measurements
 MIN_COUNT_WINDOW_S = 1.0  # count windows last at least this long (perf_analyzer's rule)
 # ... and at most this long: a stalled server must not hold the run forever.
@@ -220,8 +222,6 @@ class WindowController:
         self._start_answered, self._start_clock = answered, now
 
     def _window(self, records, end_ns: int) -> dict:
-        from client.report import server_window  # noqa: PLC0415 - report imports load, not us
-
         inside = in_range(records, self._start_ns, end_ns)
         ok = np.array([(r[2] - r[1]) / 1e6 for r in inside if r[3]])
         duration_s = (end_ns - self._start_ns) / 1e9
@@ -235,7 +235,7 @@ class WindowController:
             "throughput_rps": round(ok.size / duration_s, 3),
             "throughput_infer_per_s": round(ok.size * self.batch_size / duration_s, 3),
             "latency_ms": latency_stats(ok, self.settings.percentile),
-            "server": server_window(*self.boundary_stats[-2:]),
+            "server": server_stats.window(*self.boundary_stats[-2:]),
         }
         if self.sampler is not None:
             window["server_metrics"] = self.sampler.window(self._start_ns, end_ns)
@@ -263,7 +263,7 @@ def statistics_reader(transport, model, timeout_s: float):
         try:
             if client is None:
                 client = transport.connect(timeout_s)
-            return transport.statistics(client, model.name, model.version)
+            return server_stats.read(transport, client, model)
         except Exception:  # noqa: BLE001 - a window without server numbers, not a failed run
             return {}
 

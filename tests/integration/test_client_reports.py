@@ -80,3 +80,32 @@ def test_request_intervals_are_replayed_within_ten_percent(stack, tmp_path):
     assert len({r["request_id"] for r in requests}) == 160
     assert all(r["response_timestamps"][0] > r["timestamp"] for r in requests)
     assert experiment["window_boundaries"][0] <= requests[0]["response_timestamps"][0]
+
+
+def test_ensemble_breakdown_and_server_metrics_in_the_report(stack, tmp_path):
+    result = run_module(
+        "client",
+        *client_args(stack, "--model", "ensemble_transformer_4"),
+        *("--requests", "20", "--collect-metrics", "--metrics-url", stack.metrics_url),
+        *("--metrics-interval", "100", "-f", str(tmp_path / "perf.csv")),
+        *("--report", str(tmp_path)),
+    )
+    (summary,) = json.loads((tmp_path / "summary.json").read_text())
+    server = summary["server"]
+    assert server["success"] == 20
+    # Four steps of simple_transformer per ensemble request, each with its own queue/compute.
+    step = server["composing"]["simple_transformer"]
+    assert step["success"] == 80
+    assert step["compute_infer_ms_per_request"] > 0
+    metrics = summary["server_metrics"]
+    assert metrics["samples"] >= 1
+    if metrics["gpu"] is None:  # this CPU box: said plainly, in the report and on stdout
+        assert "no nv_gpu_* metrics" in metrics["gpu_note"]
+        assert "no nv_gpu_* metrics" in result.stdout
+    else:  # a GPU host
+        assert all("utilization" in gpu for gpu in metrics["gpu"].values())
+    # The local server runs with --metrics-config=summary_latencies=true.
+    assert metrics["summary_us"]["request"]["p50"] > 0
+    with open(tmp_path / "perf.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert "Avg GPU Utilization" in row
