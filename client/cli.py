@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             transport, model, _ = targets[protocol]
             profile = _profile(args, protocol, shm, concurrency, rate)
             result = _run_step(profile, transport, model, reference, metrics, args)
-            summaries.append(report.summarize(result))
+            summaries.append(report.summarize(result, args.percentile))
             if args.sampler is not None:
                 summaries[-1]["server_metrics"] = server_metrics.for_run(args.sampler, result)
             export.add(result)

@@ -18,7 +18,7 @@ from client.stability import STABLE_WINDOWS, in_range, latency_stats
 server_window = server_stats.window  # the name report users import
 
 
-def summarize(result: LoadResult) -> dict:
+def summarize(result: LoadResult, percentile: int | None = None) -> dict:
     """The summary JSON: throughput, latency percentiles, errors, server-side breakdown."""
     profile = result.profile
     errors = dict(result.errors)  # the whole run, windows or not: a failure is never hidden
@@ -32,7 +32,7 @@ def summarize(result: LoadResult) -> dict:
         wall_s = result.wall_s
     ok = int(latencies_ms.size)
     settings = result.measurement
-    latency = latency_stats(latencies_ms, settings.percentile if settings else None)
+    latency = latency_stats(latencies_ms, percentile)  # --percentile is reported either way
     wall = wall_s or float("nan")
     examples = {}
     for worker in result.workers:

@@ -182,6 +182,7 @@ class WindowController:
     stable: bool = False
     boundary_stats: list[dict] = field(default_factory=list)  # server statistics at each cut
     done: bool = False
+    _cursors: dict = field(default_factory=dict)  # worker index -> records read so far
     _start_ns: int = 0
     _start_answered: int = 0
     _start_clock: float = 0.0
@@ -205,8 +206,7 @@ class WindowController:
             return False
         end_ns = time.time_ns()
         self.boundary_stats.append(self.statistics())
-        records = [r for w in workers for r in list(w.stats.records)]
-        self.windows.append(self._window(records, end_ns))
+        self.windows.append(self._window(self._answered_before(workers, end_ns), end_ns))
         self.stable = is_stable(self.windows, self.settings)
         if self.on_window:
             self.on_window(self.windows[-1] | {"stable_so_far": self.stable})
@@ -215,6 +215,21 @@ class WindowController:
             return True
         self._start_ns, self._start_answered, self._start_clock = end_ns, answered, now
         return False
+
+    def _answered_before(self, workers, end_ns: int) -> list:
+        """Records answered since the last cut and before `end_ns`, without rescanning.
+
+        Each worker appends in the order its requests complete, so a cursor per worker is
+        where the previous window stopped reading.
+        """
+        inside = []
+        for worker in workers:
+            records, at = worker.stats.records, self._cursors.get(worker.index, 0)
+            while at < len(records) and records[at][2] < end_ns:
+                inside.append(records[at])
+                at += 1
+            self._cursors[worker.index] = at
+        return inside
 
     def _open(self, answered: int, now: float) -> None:
         self._start_ns = time.time_ns()
