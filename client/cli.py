@@ -200,6 +200,8 @@ def _publish(args, summaries: list[dict], export: pa_export.ProfileExport) -> No
             print(f"{step}: cleanup: {problem}", file=sys.stderr)
         if s["stable"] is False:
             print(f"{step}: {stability.unstable_message(s)}", file=sys.stderr)
+        for line in report.composing_lines(s):
+            print(f"{step}: {line}")
         if s.get("server_metrics"):
             print(f"{step}: {server_metrics.line(s['server_metrics'])}")
     if args.report:

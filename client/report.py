@@ -89,6 +89,17 @@ def table(summaries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def composing_lines(summary: dict) -> list[str]:
+    """One line per step model of an ensemble: its queue and compute per request."""
+    return [
+        f"step {name}: {w['success']} requests, queue {w['queue_ms_per_request'] or 0:.2f} ms, "
+        f"compute input/infer/output {w['compute_input_ms_per_request'] or 0:.2f}/"
+        f"{w['compute_infer_ms_per_request'] or 0:.2f}/{w['compute_output_ms_per_request'] or 0:.2f}"
+        f" ms per request"
+        for name, w in summary["server"].get("composing", {}).items()
+    ]
+
+
 def _stable_cell(summary: dict) -> str:
     stable = summary.get("stable")
     return "-" if stable is None else ("yes" if stable else "NO")

@@ -100,6 +100,7 @@ def test_ensemble_breakdown_and_server_metrics_in_the_report(stack, tmp_path):
     step = server["composing"]["simple_transformer"]
     assert step["success"] == 80
     assert step["compute_infer_ms_per_request"] > 0
+    assert "step simple_transformer: 80 requests, queue" in result.stdout
     metrics = summary["server_metrics"]
     assert metrics["samples"] >= 1
     if metrics["gpu"] is None:  # this CPU box: said plainly, in the report and on stdout
