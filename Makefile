@@ -5,7 +5,7 @@ PYTHON_BOOTSTRAP ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down status test lint bench venv clean
+.PHONY: up down status test lint bench venv clean images prereqs
 
 venv: $(STAMP)
 
@@ -26,6 +26,14 @@ down:
 
 status: venv
 	$(PY) -m local_stack status
+
+## the images of the compose cpu profile, from Debian's archive + PyPI (no image registry)
+images:
+	docker/build-images.sh
+
+## what `make test` needs to skip nothing (Prometheus, Compose v2, a Docker engine; root): CI runs it
+prereqs:
+	scripts/install-prereqs.sh
 
 ## the test suite (what CI runs)
 test: venv
