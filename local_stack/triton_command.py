@@ -17,8 +17,12 @@ def python_shm_config() -> str:
     return f"python,shm-default-byte-size={default},shm-growth-byte-size={growth}"
 
 
-def triton_args(model_repository: str) -> list[str]:
-    """Flags shared by every way of running the server (the container's command)."""
+def triton_args(model_repository: str, trace_file: str) -> list[str]:
+    """Flags shared by every way of running the server (the container's command).
+
+    Tracing stays OFF; the trace file is fixed here because Triton refuses to change its
+    location over the network. `python -m profiling` switches tracing on per model at runtime.
+    """
     return [
         f"--model-repository={model_repository}",
         f"--backend-config=onnxruntime,default-max-batch-size={stack_settings.get_int('DEFAULT_MAX_BATCH_SIZE')}",
@@ -30,6 +34,7 @@ def triton_args(model_repository: str) -> list[str]:
         f"--metrics-port={stack_settings.get_int('TRITON_METRICS_PORT')}",
         "--metrics-config=summary_latencies=true",
         "--log-info=true",
+        f"--trace-config=triton,file={trace_file}",
     ]
 
 

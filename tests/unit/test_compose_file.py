@@ -125,7 +125,11 @@ def test_triton_command_rendered_by_compose_equals_local_definition(compose_bina
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
     (triton,) = (s for name, s in services.items() if name.startswith("triton"))
-    expected = ["tritonserver", *triton_args(env_values()["CONTAINER_MODEL_REPOSITORY"])]
+    values = env_values()
+    expected = [
+        "tritonserver",
+        *triton_args(values["CONTAINER_MODEL_REPOSITORY"], values["CONTAINER_TRACE_FILE"]),
+    ]
     assert triton["command"] == expected
 
 
@@ -135,7 +139,8 @@ def test_triton_command_interpolated_from_env_equals_local_definition():
     services = compose_yaml()["services"]
     for name in ("triton", "triton-cpu", "triton-trt", "triton-nsys"):
         command = [interpolate(str(part), values) for part in services[name]["command"]]
-        assert command == ["tritonserver", *triton_args(values["CONTAINER_MODEL_REPOSITORY"])], name
+        args = triton_args(values["CONTAINER_MODEL_REPOSITORY"], values["CONTAINER_TRACE_FILE"])
+        assert command == ["tritonserver", *args], name
 
 
 def test_every_compose_variable_is_set_in_env():
