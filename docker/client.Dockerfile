@@ -10,6 +10,7 @@ WORKDIR /opt/stack
 COPY pyproject.toml README.md ./
 COPY stack_settings/ stack_settings/
 COPY client/ client/
+COPY profiling/ profiling/
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install '.[client]'
 
