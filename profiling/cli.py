@@ -1,7 +1,7 @@
 """`python -m profiling`: where each request's time goes, client to ORT kernels.
 
 python -m profiling [--model simple_cnn,simple_transformer] [--requests 50] [--concurrency 1]
-                    [--protocol http|grpc] [--out DIR] [--no-ort] [--trace-dir-here PATH]
+                    [--protocol http|grpc] [--shm none|system|cuda] [--out DIR] [--no-ort] [--trace-dir-here PATH]
 python -m profiling merge --model M --client-times F --triton-trace F [F ...]
                           [--ort-profile F ...] --out DIR
 
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=50, help="traced requests per model")
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--protocol", choices=("http", "grpc"), default="http")
+    p.add_argument("--shm", choices=("none", "system", "cuda"), default="none", help="data path")
     p.add_argument("--url", help="Triton's HTTP host:port (default TRITON_HOST:TRITON_HTTP_PORT)")
     p.add_argument("--grpc-url", help="host:port for --protocol grpc (default TRITON_GRPC_PORT)")
     p.add_argument("--out", type=Path, help="output folder (default <STACK_RUN_DIR>/profiling)")
@@ -53,7 +54,7 @@ def _target(args) -> Target:
     http = args.url or f"{host}:{stack_settings.get_int('TRITON_HTTP_PORT')}"
     grpc = args.grpc_url or f"{host}:{stack_settings.get_int('TRITON_GRPC_PORT')}"
     infer = grpc if args.protocol == "grpc" else http
-    return Target(f"http://{http}", infer, args.protocol, args.trace_dir_here)
+    return Target(f"http://{http}", infer, args.protocol, args.shm, args.trace_dir_here)
 
 
 def main(argv: list[str] | None = None) -> int:

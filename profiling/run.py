@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from client.transport import Transport
 from profiling import chrome, client_times, driver, ort_trace, plot, summary, triton_trace
 from profiling.errors import ProfilingError
 from profiling.ort_switch import ort_profiling
@@ -23,6 +24,7 @@ class Target:
     http_url: str
     infer_url: str
     protocol: str
+    shm: str = "none"
     trace_dir_here: str | None = None  # the server's trace folder as seen from here (compose)
 
 
@@ -62,8 +64,8 @@ def profile_model(
             stack.enter_context(ort_profiling(target.http_url, model, ort_server_dir))
         with contextlib.ExitStack() as traced:
             clients, clock = driver.drive(
-                target.http_url, target.infer_url, target.protocol, model, requests,
-                concurrency, run_tag=tag,
+                target.http_url, Transport(target.protocol, target.infer_url), model, requests,
+                concurrency, target.shm, run_tag=tag,
                 on_warm=lambda: traced.enter_context(tracing(target.http_url, model)),
             )  # fmt: skip
     client_times.save(raw / "client_requests.json", clients, clock)
@@ -90,7 +92,7 @@ def profile_model(
         for profile in profiles:
             shutil.copy(profile, raw / profile.name)
             shutil.copy(f"{profile}.clock.json", raw / f"{profile.name}.clock.json")
-    return merge(model, target.protocol, raw / "client_requests.json",
+    return merge(model, f"{target.protocol}, shm {target.shm}", raw / "client_requests.json",
                  sorted(raw.glob("triton_trace.*.json")), ort_profiles(raw), out)  # fmt: skip
 
 

@@ -50,16 +50,19 @@ def test_a_model_with_its_own_setting_gets_it_back(local_stack):
 
 
 @pytest.mark.parametrize(
-    ("protocol", "concurrency", "requests"), [("http", 1, 12), ("grpc", 2, 10)]
+    ("protocol", "shm", "concurrency", "requests"),
+    [("http", "none", 1, 12), ("grpc", "system", 2, 10)],
 )
 def test_a_trace_of_n_requests_holds_n_complete_records(
-    local_stack, tmp_path, protocol, concurrency, requests
+    local_stack, tmp_path, protocol, shm, concurrency, requests
 ):
     url = local_stack.http_url
     config_before = call(url, f"/v2/models/{MODEL}/config")
     settings_before = _settings(url, MODEL)
     infer_url = local_stack.grpc if protocol == "grpc" else local_stack.http
-    result = profile_model(Target(url, infer_url, protocol), MODEL, requests, concurrency, tmp_path)
+    result = profile_model(
+        Target(url, infer_url, protocol, shm), MODEL, requests, concurrency, tmp_path
+    )
 
     raw = tmp_path / MODEL / "raw"
     records = triton_trace.requests_of(
