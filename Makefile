@@ -5,7 +5,7 @@ PYTHON_BOOTSTRAP ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down status test lint bench venv clean
+.PHONY: up down status test lint bench profile venv clean
 
 venv: $(STAMP)
 
@@ -40,3 +40,8 @@ clean: down
 ## benchmarks: floor, serving overhead, sweep, batching, client vs reference -> bench/results/
 bench: venv
 	$(PY) -m bench
+
+## where each request's time goes, client send to ORT kernels (needs a running stack: make up)
+## -> .stack/profiling/<model>/{timeline.json,summary.txt,request.png}; PROFILE_ARGS=--help
+profile: venv
+	$(PY) -m profiling $(PROFILE_ARGS)

@@ -29,8 +29,8 @@ def _event(name: str, pid: int, tid: int, start: int, end: int, t0: int, args=No
         "ph": "X",
         "pid": pid,
         "tid": tid,
-        "ts": (start - t0) / 1e3,
-        "dur": max(end - start, 0) / 1e3,
+        "ts": round((start - t0) / 1e3, 3),  # microseconds, to the nanosecond
+        "dur": round(max(end - start, 0) / 1e3, 3),
     }
     if args:
         event["args"] = args

@@ -28,7 +28,7 @@ def request_png(path: Path, line: RequestTimeline, title: str) -> Path:
 
     t0 = line.start_ns
     ms = lambda ns: (ns - t0) / 1e6  # noqa: E731
-    fig, ax = plt.subplots(figsize=(12, 3.6))
+    fig, ax = plt.subplots(figsize=(12, 4.4))
     rows = {"client": 2, "triton": 1, "onnxruntime": 0}
     ax.broken_barh([(0, line.latency_ns / 1e6)], (rows["client"] + 0.3, 0.4), color="#cccccc")
     for name, start, end in line.parts:
@@ -41,19 +41,32 @@ def request_png(path: Path, line: RequestTimeline, title: str) -> Path:
             ax.text(
                 ms(start) + (end - start) / 2e6, y + 0.3, name, ha="center", va="center", fontsize=7
             )
-    ops = sorted({n.op for r in line.runs for n in r.nodes})
-    colour = {op: NODE_COLOURS[i % len(NODE_COLOURS)] for i, op in enumerate(ops)}
+    # The heaviest op types get colours; the rest share grey (a legend of 20 ops helps nobody).
+    totals: dict[str, int] = {}
+    for op, ns in line.ort_groups.items():
+        totals[op] = totals.get(op, 0) + ns
+    top = sorted(totals, key=lambda op: -totals[op])[: len(NODE_COLOURS)]
+    colour = {op: NODE_COLOURS[i] for i, op in enumerate(top)}
     for run in line.runs:
         ax.broken_barh([(ms(run.start_ns), run.dur_ns / 1e6)], (0.25, 0.35), color="#dddddd")
         for node in run.nodes:
-            ax.broken_barh(
-                [(ms(node.start_ns), node.dur_ns / 1e6)], (-0.35, 0.55), color=colour[node.op]
-            )
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colour[op]) for op in ops]
-    if handles:
-        ax.legend(
-            handles, [f"ORT {op}" for op in ops], loc="upper right", fontsize=7, ncol=len(ops)
-        )
+            shade = colour.get(node.op, "#999999")
+            ax.broken_barh([(ms(node.start_ns), node.dur_ns / 1e6)], (-0.35, 0.55), color=shade)
+    labels = {name: COLOURS[name] for name, _, _ in line.parts if name in COLOURS}
+    labels |= {"ORT model_run": "#dddddd"} if line.runs else {}
+    labels |= {f"ORT {op}": colour[op] for op in top}
+    if len(totals) > len(top):
+        labels["ORT other ops"] = "#999999"
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in labels.values()]
+    ax.legend(
+        handles,
+        list(labels),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22),
+        fontsize=7,
+        ncol=6,
+        frameon=False,
+    )
     ax.set_yticks(list(rows.values()), [f"{k}" for k in rows])
     ax.set_ylim(-0.6, 2.9)
     ax.set_xlabel("ms after the client sent the request")

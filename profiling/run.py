@@ -84,7 +84,9 @@ def profile_model(
     profiles = []
     if ort:
         profiles = _wait_for(
-            f"ORT profile in {ort_local_dir}",
+            f"ORT profile in {ort_local_dir} (written by this repository's Python-based "
+            f"onnxruntime backend; the NGC image's native backend has no profiler switch: "
+            f"use --no-ort there)",
             lambda: sorted(Path(ort_local_dir).glob("*.json.clock.json")),
             60,
         )
@@ -126,12 +128,17 @@ def merge(
     out.mkdir(parents=True, exist_ok=True)
     chrome.write(out / "timeline.json", timelines, model, offset)
     text = summary.text(model, protocol, timelines, offset, note)
-    (out / "summary.txt").write_text(text)
     p50 = summary.nearest_rank(timelines, 50)
-    plot.request_png(
-        out / "request.png", p50,
-        f"{model}: median request {p50.client.id} ({p50.latency_ns / 1e6:.2f} ms, {protocol})",
-    )  # fmt: skip
+    try:
+        plot.request_png(
+            out / "request.png", p50,
+            f"{model}: median request {p50.client.id} ({p50.latency_ns / 1e6:.2f} ms, {protocol})",
+        )  # fmt: skip
+    except ImportError:  # a GPU machine without matplotlib: the timeline and summary still count
+        text += (
+            "request.png skipped (no matplotlib here): run `python -m profiling merge` on raw/\n"
+        )
+    (out / "summary.txt").write_text(text)
     return {
         "model": model,
         "text": text,
