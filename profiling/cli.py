@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--protocol", choices=("http", "grpc"), default="http")
     p.add_argument("--shm", choices=("none", "system", "cuda"), default="none", help="data path")
+    p.add_argument(
+        "--load",
+        choices=("driver", "client"),
+        default="driver",
+        help="driver: built-in tagged load (same clock as the trace); client: python -m client "
+        "with --profile-export-file (wall clock: offset estimated)",
+    )
     p.add_argument("--url", help="Triton's HTTP host:port (default TRITON_HOST:TRITON_HTTP_PORT)")
     p.add_argument("--grpc-url", help="host:port for --protocol grpc (default TRITON_GRPC_PORT)")
     p.add_argument("--out", type=Path, help="output folder (default <STACK_RUN_DIR>/profiling)")
@@ -54,7 +61,7 @@ def _target(args) -> Target:
     http = args.url or f"{host}:{stack_settings.get_int('TRITON_HTTP_PORT')}"
     grpc = args.grpc_url or f"{host}:{stack_settings.get_int('TRITON_GRPC_PORT')}"
     infer = grpc if args.protocol == "grpc" else http
-    return Target(f"http://{http}", infer, args.protocol, args.shm, args.trace_dir_here)
+    return Target(f"http://{http}", infer, args.protocol, args.shm, args.load, args.trace_dir_here)
 
 
 def main(argv: list[str] | None = None) -> int:

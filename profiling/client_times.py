@@ -39,6 +39,8 @@ def _from_perf_analyzer(data: dict) -> list[dict]:
     rows = []
     for experiment in data.get("experiments", []):
         for n, request in enumerate(experiment.get("requests", [])):
+            if request.get("ok") is False:  # failed requests have no server-side record to pair
+                continue
             responses = request.get("response_timestamps") or [None]
             rows.append(
                 {

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from client.transport import Transport
+from local_stack import client_run
 from profiling import chrome, client_times, driver, ort_trace, plot, summary, triton_trace
 from profiling.errors import ProfilingError
 from profiling.ort_switch import ort_profiling
@@ -25,6 +27,7 @@ class Target:
     infer_url: str
     protocol: str
     shm: str = "none"
+    load: str = "driver"  # or "client": python -m client with its --profile-export-file
     trace_dir_here: str | None = None  # the server's trace folder as seen from here (compose)
 
 
@@ -53,7 +56,7 @@ def profile_model(
             f"--trace-dir-here with where that folder is visible (compose: the traces volume)"
         )
     tag = f"{model}-{time.strftime('%H%M%S')}"
-    ort_server_dir = os.path.join(server_dir, "ort", f"{model}-{tag}")
+    ort_server_dir = os.path.join(server_dir, "ort", tag)
     ort_local_dir = server_path_here(ort_server_dir, server_dir, target.trace_dir_here)
     known = indexed_files(local_trace)
     out = out_dir / model
@@ -62,23 +65,19 @@ def profile_model(
     with contextlib.ExitStack() as stack:
         if ort:
             stack.enter_context(ort_profiling(target.http_url, model, ort_server_dir))
-        with contextlib.ExitStack() as traced:
-            clients, clock = driver.drive(
-                target.http_url, Transport(target.protocol, target.infer_url), model, requests,
-                concurrency, target.shm, run_tag=tag,
-                on_warm=lambda: traced.enter_context(tracing(target.http_url, model)),
-            )  # fmt: skip
-    client_times.save(raw / "client_requests.json", clients, clock)
+        if target.load == "client":
+            client_file = _client_load(target, model, requests, concurrency, raw)
+        else:
+            client_file = _driver_load(target, model, requests, concurrency, tag, raw)
+    ids = {c.id for c in client_times.load(client_file)[0]}
 
     def complete_records():
         files = sorted(indexed_files(local_trace) - known)
         records = triton_trace.read([Path(f) for f in files])
-        mine = [r for r in records.values() if r.request_id.startswith(f"{tag}-")]
-        return (
-            (files, mine) if len(mine) >= len(clients) and all(r.complete for r in mine) else None
-        )
+        mine = [r for r in records.values() if r.request_id in ids]
+        return (files, mine) if len(mine) >= len(ids) and all(r.complete for r in mine) else None
 
-    files, _ = _wait_for(f"Triton's trace of {len(clients)} requests", complete_records, 30)
+    files, _ = _wait_for(f"Triton's trace of {len(ids)} requests", complete_records, 30)
     for name in files:
         shutil.copy(name, raw / f"triton_trace.{name.rsplit('.', 1)[1]}.json")
     profiles = []
@@ -94,8 +93,37 @@ def profile_model(
         for profile in profiles:
             shutil.copy(profile, raw / profile.name)
             shutil.copy(f"{profile}.clock.json", raw / f"{profile.name}.clock.json")
-    return merge(model, f"{target.protocol}, shm {target.shm}", raw / "client_requests.json",
+    return merge(model, f"{target.protocol}, shm {target.shm}", client_file,
                  sorted(raw.glob("triton_trace.*.json")), ort_profiles(raw), out)  # fmt: skip
+
+
+def _driver_load(target: Target, model: str, requests: int, concurrency: int, tag: str, raw: Path):
+    """The built-in driver, traced after its warm-up; its client_requests.json."""
+    with contextlib.ExitStack() as traced:
+        clients, clock = driver.drive(
+            target.http_url, Transport(target.protocol, target.infer_url), model, requests,
+            concurrency, target.shm, run_tag=tag,
+            on_warm=lambda: traced.enter_context(tracing(target.http_url, model)),
+        )  # fmt: skip
+    return client_times.save(raw / "client_requests.json", clients, clock)
+
+
+def _client_load(target: Target, model: str, requests: int, concurrency: int, raw: Path) -> Path:
+    """`python -m client ... --profile-export-file`, traced throughout; its export.
+
+    Its warm-up requests are traced too but carry no request id: the merge leaves them out.
+    """
+    export = raw / "client_export.json"
+    command = client_run.client_command(
+        model, raw / "client_report", protocol=target.protocol, shm=target.shm,
+        concurrency=concurrency, requests=requests, warmup=2, url=target.infer_url,
+    ) + ["--profile-export-file", str(export), "--quiet"]  # fmt: skip
+    with tracing(target.http_url, model):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = " | ".join((done.stderr + done.stdout).strip().splitlines()[-6:])
+        raise ProfilingError(f"the load client exited {done.returncode}: {tail}")
+    return export
 
 
 def ort_profiles(folder: Path) -> list[Path]:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from profiling import trace_api, triton_trace
+from profiling import client_times, trace_api, triton_trace
+from profiling.client_times import MONOTONIC
 from profiling.http_api import call
 from profiling.run import Target, profile_model
 from tests.conftest import run_module
@@ -50,27 +51,36 @@ def test_a_model_with_its_own_setting_gets_it_back(local_stack):
 
 
 @pytest.mark.parametrize(
-    ("protocol", "shm", "concurrency", "requests"),
-    [("http", "none", 1, 12), ("grpc", "system", 2, 10)],
+    ("protocol", "shm", "concurrency", "requests", "load"),
+    [
+        ("http", "none", 1, 12, "driver"),
+        ("grpc", "system", 2, 10, "driver"),
+        ("http", "system", 2, 8, "client"),
+    ],
 )
 def test_a_trace_of_n_requests_holds_n_complete_records(
-    local_stack, tmp_path, protocol, shm, concurrency, requests
+    local_stack, tmp_path, protocol, shm, concurrency, requests, load
 ):
     url = local_stack.http_url
     config_before = call(url, f"/v2/models/{MODEL}/config")
     settings_before = _settings(url, MODEL)
     infer_url = local_stack.grpc if protocol == "grpc" else local_stack.http
     result = profile_model(
-        Target(url, infer_url, protocol, shm), MODEL, requests, concurrency, tmp_path
+        Target(url, infer_url, protocol, shm, load), MODEL, requests, concurrency, tmp_path
     )
 
     raw = tmp_path / MODEL / "raw"
     records = triton_trace.requests_of(
         triton_trace.read(sorted(raw.glob("triton_trace.*.json"))), MODEL
     )
-    assert len(records) == requests and all(r.complete for r in records)
-    client = json.loads((raw / "client_requests.json").read_text())["requests"]
-    assert sorted(r.request_id for r in records) == sorted(c["id"] for c in client)
+    # The load client's warm-ups are traced too, without an id; the driver's are not traced.
+    tagged = [r for r in records if r.request_id]
+    assert len(tagged) == requests and all(r.complete for r in records)
+    # The driver's own file, or the load client's --profile-export-file (issue 12's export).
+    client, clock = client_times.load(next(raw.glob("client_*.json")))
+    assert clock == (MONOTONIC if load == "driver" else None)  # the client's is the wall clock
+    traced_ids = {r.request_id for r in records if r.request_id}
+    assert traced_ids == {c.id for c in client} and len(client) == requests
 
     timeline = json.loads((tmp_path / MODEL / "timeline.json").read_text())
     events = timeline["traceEvents"]

@@ -103,14 +103,14 @@ def test_bad_client_times_are_refused(tmp_path, content, message):
         client_times.load(write(tmp_path / "c.json", content))
 
 
-def test_perf_analyzer_style_export_is_read(tmp_path):
-    export = {
-        "experiments": [
-            {"requests": [{"timestamp": 5, "response_timestamps": [8, 9], "request_id": "r1"}]}
-        ]
-    }
+def test_perf_analyzer_style_export_is_read_without_failed_requests(tmp_path):
+    requests_ = [
+        {"timestamp": 5, "response_timestamps": [8, 9], "request_id": "r1", "ok": True},
+        {"timestamp": 6, "response_timestamps": [7], "request_id": "r2", "ok": False},
+    ]
+    export = {"clock": "time.time_ns()", "experiments": [{"requests": requests_}]}
     requests, clock = client_times.load(write(tmp_path / "p.json", export))
-    assert requests == [ClientRequest("r1", 5, 9)] and clock is None
+    assert requests == [ClientRequest("r1", 5, 9)] and clock is None  # wall clock: estimated
 
 
 def two_requests(tmp_path, client_shift_ns: int):
