@@ -1,7 +1,8 @@
 """`python -m profiling`: where each request's time goes, client to ORT kernels.
 
 python -m profiling [--model simple_cnn,simple_transformer] [--requests 50] [--concurrency 1]
-                    [--protocol http|grpc] [--shm none|system|cuda] [--out DIR] [--no-ort] [--trace-dir-here PATH]
+                    [--protocol http|grpc] [--shm none|system|cuda] [--load driver|client]
+                    [--out DIR] [--no-ort] [--trace-dir-here PATH]
 python -m profiling merge --model M --client-times F --triton-trace F [F ...]
                           [--ort-profile F ...] --out DIR
 
@@ -9,7 +10,8 @@ The first runs a short load against a running stack with Triton's tracing switch
 one model at a time (restored after) and ORT's profiler on (the model is reloaded twice), and
 writes DIR/<model>/{timeline.json,summary.txt,request.png} plus DIR/summary.txt. The second
 merges files collected elsewhere (compose volumes, the client's per-request export).
-Exit codes: 0 done; 2 a trace, profile or setting could not be used (the message says why).
+Exit codes: 0 done; 2 a trace, profile or setting could not be used (the message says why);
+130 Ctrl-C (tracing and the model's config restored first).
 """
 
 from __future__ import annotations
@@ -100,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProfilingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the with-blocks have put tracing and the model config back
+        print("interrupted: tracing and the model's config are as they were", file=sys.stderr)
+        return 130
     text = "\n".join(r["text"] for r in results)
     (out / "summary.txt").write_text(text)
     print(text)

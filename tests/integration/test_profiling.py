@@ -98,7 +98,7 @@ def test_a_trace_of_n_requests_holds_n_complete_records(
     assert _settings(url, MODEL) == settings_before
 
 
-def test_merge_names_a_missing_trace_file(local_stack, tmp_path):
+def test_merge_names_a_missing_trace_file(tmp_path):
     client = tmp_path / "client.json"
     client.write_text(json.dumps([{"id": "a", "send_ns": 1, "recv_ns": 2}]))
     missing = tmp_path / "nowhere.json"
