@@ -143,7 +143,7 @@ def start(
     trace_file.parent.mkdir(parents=True, exist_ok=True)
     command = [
         str(binary),
-        *triton_args(str(model_repository), str(trace_file)),
+        *triton_args(str(model_repository), trace_file=str(trace_file)),
         *local_only_args(str(backends)),
     ]
     child = process.start(command, env=env)

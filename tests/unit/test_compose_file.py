@@ -125,11 +125,7 @@ def test_triton_command_rendered_by_compose_equals_local_definition(compose_bina
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
     (triton,) = (s for name, s in services.items() if name.startswith("triton"))
-    values = env_values()
-    expected = [
-        "tritonserver",
-        *triton_args(values["CONTAINER_MODEL_REPOSITORY"], values["CONTAINER_TRACE_FILE"]),
-    ]
+    expected = ["tritonserver", *triton_args(env_values()["CONTAINER_MODEL_REPOSITORY"])]
     assert triton["command"] == expected
 
 
@@ -139,8 +135,7 @@ def test_triton_command_interpolated_from_env_equals_local_definition():
     services = compose_yaml()["services"]
     for name in ("triton", "triton-cpu", "triton-trt", "triton-nsys"):
         command = [interpolate(str(part), values) for part in services[name]["command"]]
-        args = triton_args(values["CONTAINER_MODEL_REPOSITORY"], values["CONTAINER_TRACE_FILE"])
-        assert command == ["tritonserver", *args], name
+        assert command == ["tritonserver", *triton_args(values["CONTAINER_MODEL_REPOSITORY"])], name
 
 
 def test_every_compose_variable_is_set_in_env():
