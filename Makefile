@@ -5,7 +5,7 @@ PYTHON_BOOTSTRAP ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down status test lint bench profile venv clean
+.PHONY: up down status test lint bench venv clean
 
 venv: $(STAMP)
 
@@ -43,5 +43,6 @@ bench: venv
 
 ## where each request's time goes, client send to ORT kernels (needs a running stack: make up)
 ## -> .stack/profiling/<model>/{timeline.json,summary.txt,request.png}; PROFILE_ARGS=--help
+.PHONY: profile
 profile: venv
 	$(PY) -m profiling $(PROFILE_ARGS)
