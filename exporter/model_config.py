@@ -124,6 +124,8 @@ def build_model_config(
     group = config.instance_group.add()
     group.count = options.instance_count
     group.kind = mc.ModelInstanceGroup.Kind.Value(options.instance_kind)
+    if group.kind == mc.ModelInstanceGroup.KIND_GPU:
+        keep_inputs_on_gpu(config)
     if batched:
         config.dynamic_batching.max_queue_delay_microseconds = options.max_queue_delay_us
     for key, value in options.parameters.items():
@@ -184,6 +186,7 @@ def add_tensorrt_accelerator(
     group = trt.instance_group.add()
     group.count = config.instance_group[0].count if config.instance_group else 1
     group.kind = mc.ModelInstanceGroup.KIND_GPU
+    keep_inputs_on_gpu(trt)
     accelerator = trt.optimization.execution_accelerators.gpu_execution_accelerator.add()
     accelerator.name = "tensorrt"
     accelerator.parameters["precision_mode"] = "FP16"
@@ -191,6 +194,16 @@ def add_tensorrt_accelerator(
     accelerator.parameters["trt_engine_cache_enable"] = "1"
     accelerator.parameters["trt_engine_cache_path"] = cache_path
     return trt
+
+
+def keep_inputs_on_gpu(config: mc.ModelConfig) -> None:
+    """Let the python backend hand GPU inputs (CUDA shm) to our backend as they are.
+
+    By default it copies every input to the host first; our backend binds GPU inputs to ONNX
+    Runtime in place (backends/onnxruntime/device_io.py). The NGC image's native backend
+    ignores this key.
+    """
+    config.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value = "no"
 
 
 def to_pbtxt(config: mc.ModelConfig) -> str:

@@ -15,3 +15,16 @@ if compgen -G "$wheels/*.whl" >/dev/null; then
   "$venv/bin/python" -m pip install -q --no-index --no-deps --no-compile "$wheels"/*.whl
 fi
 py="$venv/bin/python"
+# onnxruntime-gpu's CUDA provider library (284 MB) travels xz-compressed in parts beside a wheel
+# without it (docs/gpu/README.md): join, unpack (Python's lzma: no xz tool needed) and check it.
+provider=libonnxruntime_providers_cuda.so
+if compgen -G "$wheels/$provider.xz.part.*" >/dev/null; then
+  capi=$("$py" -c 'import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))')/capi
+  if [ ! -f "$capi/$provider" ]; then
+    cat "$wheels/$provider.xz.part."* | "$py" -c 'import lzma, shutil, sys
+shutil.copyfileobj(lzma.open(sys.stdin.buffer), open(sys.argv[1], "wb"), 1 << 24)' "$capi/$provider.tmp"
+    echo "$(cut -d' ' -f1 "$wheels/$provider.sha256")  $capi/$provider.tmp" | sha256sum -c --quiet - \
+      || { rm -f "$capi/$provider.tmp"; echo "$provider: checksum mismatch" >&2; exit 1; }
+    mv "$capi/$provider.tmp" "$capi/$provider"
+  fi
+fi
