@@ -15,14 +15,18 @@ if compgen -G "$wheels/*.whl" >/dev/null; then
   "$venv/bin/python" -m pip install -q --no-index --no-deps --no-compile "$wheels"/*.whl
 fi
 py="$venv/bin/python"
-# onnxruntime-gpu's CUDA provider library (284 MB) travels xz-compressed in parts beside a wheel
-# without it (docs/gpu/README.md): join, unpack (Python's lzma: no xz tool needed) and check it.
+# onnxruntime-gpu's CUDA provider library (284 MB) travels compressed (zstd, or xz unpacked by
+# Python's lzma) in parts beside a wheel without it (docs/gpu/README.md): join, unpack, check.
 provider=libonnxruntime_providers_cuda.so
-if compgen -G "$wheels/$provider.xz.part.*" >/dev/null; then
+if compgen -G "$wheels/$provider.*.part.*" >/dev/null; then
   capi=$("$py" -c 'import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))')/capi
   if [ ! -f "$capi/$provider" ]; then
-    cat "$wheels/$provider.xz.part."* | "$py" -c 'import lzma, shutil, sys
+    if compgen -G "$wheels/$provider.zst.part.*" >/dev/null; then
+      cat "$wheels/$provider.zst.part."* | zstd -d -q -o "$capi/$provider.tmp"
+    else
+      cat "$wheels/$provider.xz.part."* | "$py" -c 'import lzma, shutil, sys
 shutil.copyfileobj(lzma.open(sys.stdin.buffer), open(sys.argv[1], "wb"), 1 << 24)' "$capi/$provider.tmp"
+    fi
     echo "$(cut -d' ' -f1 "$wheels/$provider.sha256")  $capi/$provider.tmp" | sha256sum -c --quiet - \
       || { rm -f "$capi/$provider.tmp"; echo "$provider: checksum mismatch" >&2; exit 1; }
     mv "$capi/$provider.tmp" "$capi/$provider"
