@@ -15,14 +15,16 @@ if compgen -G "$wheels/*.whl" >/dev/null; then
   "$venv/bin/python" -m pip install -q --no-index --no-deps --no-compile "$wheels"/*.whl
 fi
 py="$venv/bin/python"
-# onnxruntime-gpu's CUDA provider library (284 MB) travels compressed (zstd, or xz unpacked by
-# Python's lzma) in parts beside a wheel without it (docs/gpu/README.md): join, unpack, check.
+# onnxruntime-gpu's CUDA provider library (284 MB) travels compressed (zstd, unpacked by the
+# zstandard wheel, or xz by Python's lzma) in parts beside a wheel without it (docs/gpu/README.md): join, unpack, check.
 provider=libonnxruntime_providers_cuda.so
 if compgen -G "$wheels/$provider.*.part.*" >/dev/null; then
   capi=$("$py" -c 'import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))')/capi
   if [ ! -f "$capi/$provider" ]; then
     if compgen -G "$wheels/$provider.zst.part.*" >/dev/null; then
-      cat "$wheels/$provider.zst.part."* | zstd -d -q -o "$capi/$provider.tmp"
+      cat "$wheels/$provider.zst.part."* | "$py" -c 'import shutil, sys, zstandard
+shutil.copyfileobj(zstandard.ZstdDecompressor().stream_reader(sys.stdin.buffer),
+                   open(sys.argv[1], "wb"), 1 << 24)' "$capi/$provider.tmp"
     else
       cat "$wheels/$provider.xz.part."* | "$py" -c 'import lzma, shutil, sys
 shutil.copyfileobj(lzma.open(sys.stdin.buffer), open(sys.argv[1], "wb"), 1 << 24)' "$capi/$provider.tmp"
