@@ -61,7 +61,8 @@ def throughput_notes(results: dict) -> list[str]:
         goal = GOALS[goal_key]
         notes.append(
             f"- {model}, best served over CUDA shm: {served['throughput_infer_per_s']:.0f}/s "
-            f"(c{served['concurrency']}, request batch {served.get('batch_size', 1)}, avg executed "
+            f"(c{served['concurrency']}, {served.get('instances', 1)} instance(s), request batch "
+            f"{served.get('batch_size', 1)}, avg executed "
             f"batch {served.get('avg_batch')}) = {share:.0%} of the device floor's best "
             f"{floor['throughput_infer_per_s']:.0f}/s at batch {floor['batch_size']}: "
             f"{_verdict(share >= goal)} (goal >= {goal:.0%}"
@@ -75,7 +76,11 @@ def throughput_notes(results: dict) -> list[str]:
 
 def cuda_vs_system_notes(results: dict) -> list[str]:
     """CUDA shm against system shm for simple_cnn at each concurrency."""
-    rows = [r for r in results["sweep"] if r["model"] == "simple_cnn" and r["batch_size"] == 1]
+    rows = [
+        r
+        for r in results["sweep"]
+        if r["model"] == "simple_cnn" and r["batch_size"] == 1 and r.get("instances", 1) == 1
+    ]
     pairs = []
     for cuda in (r for r in rows if r["shm"] == "cuda"):
         system = next(

@@ -27,8 +27,12 @@ def _md_table(rows: list[dict], columns: list[str]) -> list[str]:
 
 def _series(row: dict) -> str:
     """One line in the sweep plot: model, shm kind, and request batch size if not 1."""
-    batch = row.get("batch_size", 1)
-    return f"{row['model']} {row.get('shm', 'system')}" + (f" b{batch}" if batch != 1 else "")
+    batch, instances = row.get("batch_size", 1), row.get("instances", 1)
+    return (
+        f"{row['model']} {row.get('shm', 'system')}"
+        + (f" b{batch}" if batch != 1 else "")
+        + (f" x{instances}" if instances != 1 else "")
+    )
 
 
 def plot(results: dict, out: Path) -> list[Path]:
@@ -123,6 +127,7 @@ def write(results: dict, out: Path, notes: list[str]) -> Path:
         [
             "model",
             "shm",
+            "instances",
             "batch_size",
             "concurrency",
             "throughput_infer_per_s",

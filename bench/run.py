@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import floor, gpu_notes, machine, report
 from bench.reference import raw_async_throughput
-from bench.served import ROOT, add_batching_variants, run_client
+from bench.served import ROOT, add_batching_variants, add_instance_variants, run_client
 
 MODELS = ("simple_cnn", "simple_transformer")
 GOALS = {"system_shm": 1.10, "http_no_shm": 2.5, "batching_gain": 1.5, "client_vs_reference": 0.9}
@@ -101,6 +101,8 @@ def _plan(gpu: bool) -> dict:
         ),
         # batch-8 requests: the transformer's in-process best is at batch 8
         "batch8": (("simple_transformer", (1, 2, 4)),) if gpu else (),
+        # two instances per GPU overlap one stub's Python work with the other's GPU work
+        "instances": 2 if gpu else 0,
     }
 
 
@@ -139,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(os.environ.get("STACK_RUN_DIR", ROOT / ".stack")).resolve() / "bench"
     repository = _prepare(run_dir)
     variants = add_batching_variants(repository, "simple_transformer")
+    instance_variants = (
+        add_instance_variants(repository, MODELS, plan["instances"]) if plan["instances"] else {}
+    )
     results: dict = {"machine": info} | {section: [] for section in report.SECTIONS}
     floors, device_floors = {}, {}
     for model in MODELS:
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             for model, levels in plan["sweep"]:
                 for concurrency in levels:
                     row = _row(run_client(grpc, model, "grpc", shm, concurrency, s))
-                    results["sweep"].append(row | {"batch_size": 1})
+                    results["sweep"].append(row | {"batch_size": 1, "instances": 1})
                     print(
                         f"sweep {model} {shm} c{concurrency}: {row['throughput_infer_per_s']}/s",
                         flush=True,
@@ -182,7 +187,19 @@ def main(argv: list[str] | None = None) -> int:
         for model, levels in plan["batch8"]:
             for concurrency in levels:
                 row = _row(run_client(grpc, model, "grpc", "cuda", concurrency, s, batch_size=8))
-                results["sweep"].append(row | {"batch_size": 8})
+                results["sweep"].append(row | {"batch_size": 8, "instances": 1})
+        for variant, model in instance_variants.items():
+            levels = dict(plan["sweep"])[model]
+            for concurrency in levels[1:]:
+                row = _row(run_client(grpc, variant, "grpc", "cuda", concurrency, s))
+                results["sweep"].append(row | {"model": model, "batch_size": 1, "instances": 2})
+            if model == "simple_transformer":
+                for concurrency in (2, 4, 8):
+                    row = _row(
+                        run_client(grpc, variant, "grpc", "cuda", concurrency, s, batch_size=8)
+                    )
+                    results["sweep"].append(row | {"model": model, "batch_size": 8, "instances": 2})
+            print(f"sweep {variant} done", flush=True)
         for shm in plan["sweep_shm"]:
             for variant, label in variants.items():
                 row = _row(run_client(grpc, variant, "grpc", shm, 16, s))

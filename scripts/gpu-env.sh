@@ -2,6 +2,10 @@
 # wheels in GPU_CHECK_WHEELS (default .whl) installed on top: above all numpy<2, which Triton 2.51's
 # python backend stub needs (with numpy 2 every output comes back empty).
 venv=${GPU_CHECK_VENV:-/tmp/tos-gpu-venv}
+# GPU outputs of a merged full-HD batch must fit the CUDA pool (see .env).
+if command -v nvidia-smi >/dev/null; then
+  export CUDA_MEMORY_POOL_BYTES=${CUDA_MEMORY_POOL_BYTES:-1073741824}
+fi
 wheels=${GPU_CHECK_WHEELS:-.whl}
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
