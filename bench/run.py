@@ -127,6 +127,15 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["INSTANCE_KIND"] = "KIND_GPU"  # read by the exporter for instance_group
     plan = _plan(args.gpu)
     info["floor_provider"] = plan["provider"]
+    info["settings"] = ", ".join(
+        f"{name}={os.environ.get(name, '')}"
+        for name in (
+            "BENCH_SECONDS",
+            "INSTANCE_KIND",
+            "MAX_QUEUE_DELAY_US",
+            "CUDA_MEMORY_POOL_BYTES",
+        )
+    )
     base = int(os.environ.get("BENCH_PORT_BASE", "18700"))
     os.environ.update(
         {

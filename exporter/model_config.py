@@ -136,6 +136,14 @@ def build_model_config(
         set_version_policy(config, options.version_policy)
     if options.warmup_batch_size > 0:
         add_random_warmup(config, inputs, options.warmup_batch_size)
+        if group.kind == mc.ModelInstanceGroup.KIND_GPU:
+            # ORT's CUDA EP searches cuDNN's conv algorithms for each new input shape, i.e.
+            # for every batch size the dynamic batcher first merges: on the H200 the full-HD
+            # CNN's served throughput collapsed at concurrency >= 4 (merged batches) while
+            # batch 1 was fast. Warm every size up front so that search happens at load.
+            for batch in range(1, config.max_batch_size + 1):
+                if batch != options.warmup_batch_size:
+                    add_random_warmup(config, inputs, batch, name=f"random_input_b{batch}")
     return config
 
 
@@ -154,10 +162,12 @@ def set_version_policy(config: mc.ModelConfig, policy: str) -> None:
         )
 
 
-def add_random_warmup(config: mc.ModelConfig, inputs, batch_size: int) -> None:
+def add_random_warmup(
+    config: mc.ModelConfig, inputs, batch_size: int, name: str = "random_input"
+) -> None:
     """A model_warmup entry with random data so the first real request is not cold."""
     warmup = config.model_warmup.add()
-    warmup.name = "random_input"
+    warmup.name = name
     # Triton sends the warmup batch as is: a non-batching model takes one request of its dims.
     warmup.batch_size = min(batch_size, config.max_batch_size) if config.max_batch_size else 1
     batched = config.max_batch_size > 0
