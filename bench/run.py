@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import stack_settings
 from bench import floor, gpu_notes, machine, report
 from bench.reference import raw_async_throughput
 from bench.served import ROOT, add_batching_variants, add_instance_variants, run_client
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = _plan(args.gpu)
     info["floor_provider"] = plan["provider"]
     info["settings"] = ", ".join(
-        f"{name}={os.environ.get(name, '')}"
+        f"{name}={stack_settings.get(name, '')}"
         for name in (
             "BENCH_SECONDS",
             "INSTANCE_KIND",
