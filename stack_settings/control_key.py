@@ -25,6 +25,13 @@ KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,}")
 KEY_BYTES = 32  # secrets.token_urlsafe(32): 43 characters, 256 bits
 
 
+# Triton 2.51's answer to a restricted API without the right key: HTTP 403 "This API is
+# restricted, ...", gRPC UNAVAILABLE "This protocol is restricted, ..." (the server is up).
+REFUSED_TEXT = re.compile(
+    r"This (?:API|protocol) is restricted, expecting header '(?P<header>[^']*)'"
+)
+
+
 class ControlKeyError(stack_settings.StackError):
     """The configured key or its file cannot be used; the message names the setting and the fix."""
 
@@ -66,6 +73,19 @@ def control_headers(protocol: str | None = None) -> dict[str, str]:
     http = control_header_name()
     names = {"http": [http], "grpc": [GRPC_PREFIX + http], None: [http, GRPC_PREFIX + http]}
     return dict.fromkeys(names[protocol], key)
+
+
+def refusal_fix(message: str) -> str | None:
+    """How to fix Triton's refusal of a control API for want of the key; None for other errors."""
+    refused = REFUSED_TEXT.search(message)
+    if refused is None:
+        return None
+    return (
+        f"this control API (model repository, shared memory, trace or logging) needs the "
+        f"control key: send header '{refused['header']}' with the key from {control_key_file()} "
+        f"(CONTROL_KEY_FILE; or set TRITON_CONTROL_KEY). Our client, exporter and `make up` "
+        f"send it; see docs/security.md"
+    )
 
 
 def check_key(key: str, source: str) -> str:
