@@ -6,6 +6,7 @@ Anywhere else it runs the local path. The same checks give the e2e tests their s
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -64,9 +65,21 @@ def compose_command() -> list[str]:
     return ["docker", "compose", "--project-directory", str(PROJECT_ROOT), "-f", str(COMPOSE_FILE)]
 
 
+def compose_environment() -> dict[str, str]:
+    """The environment compose runs with: compose.yaml requires TRITON_CONTROL_KEY on every
+    command (up, ps, down alike), the key of .stack/control.key unless one is exported."""
+    from stack_settings.control_key import ensure_control_key  # noqa: PLC0415 (needs .env)
+
+    return os.environ | {"TRITON_CONTROL_KEY": ensure_control_key()}
+
+
 def _compose(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*compose_command(), *args], check=check, capture_output=capture, text=True
+        [*compose_command(), *args],
+        check=check,
+        capture_output=capture,
+        text=True,
+        env=compose_environment(),
     )
 
 

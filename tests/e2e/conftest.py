@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from local_stack import compose_stack
+from stack_settings.control_key import ensure_control_key
 from tests.conftest import PORT_BASE, PROJECT_ROOT, TEST_PORTS
 from tests.stack import RunningStack, exported
 
@@ -39,6 +40,8 @@ def e2e_environment(repository, stack_environment):
         "E2E_WORKSPACE": str(Path(repository).parent),
         "E2E_UID": str(os.getuid()),
         "E2E_GID": str(os.getgid()),
+        # compose.yaml requires it; the tests' control_headers() read the same key (run dir file)
+        "TRITON_CONTROL_KEY": ensure_control_key(),
     }
     with exported(values):
         yield values
