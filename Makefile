@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/all.lock
 LOCK_TARGET := import platform, sys; sys.exit(sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64")
 
-.PHONY: up down status test lint bench venv clean lock rotate-key
+.PHONY: up down status test lint bench venv clean images prereqs lock rotate-key
 
 venv: $(STAMP)
 
@@ -47,6 +47,14 @@ down:
 
 status: venv
 	$(PY) -m local_stack status
+
+## the images of the compose cpu profile, from Debian's archive + PyPI (no image registry)
+images:
+	docker/build-images.sh
+
+## what `make test` needs to skip nothing (Prometheus, Compose v2, a Docker engine; root): CI runs it
+prereqs:
+	scripts/install-prereqs.sh
 
 ## the test suite (what CI runs)
 test: venv

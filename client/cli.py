@@ -255,10 +255,11 @@ def _print_cleanup(exc: BaseException) -> bool:
     return bool(problems)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, metrics: ClientMetrics | None = None) -> int:
+    """Run the client; `metrics` shares one endpoint across runs (client.service), else its own."""
     args = _parser().parse_args(argv)
+    own_metrics = metrics is None
     signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM cleans up like Ctrl-C
-    metrics = None
     summaries: list[dict] = []
     code = None
     try:
@@ -267,10 +268,12 @@ def main(argv: list[str] | None = None) -> int:
             load_cuda_shm()  # fail before any worker starts, with the reason
         targets = _targets(args)
         reference = _reference(args, next(iter(targets.values()))[2])
-        port = args.metrics_port
-        if port is None:
-            port = stack_settings.get_int("CLIENT_METRICS_PORT", 0)
-        metrics = ClientMetrics(port, stack_settings.get("CLIENT_METRICS_ADDRESS", "127.0.0.1"))
+        if own_metrics:
+            port = args.metrics_port
+            if port is None:
+                port = stack_settings.get_int("CLIENT_METRICS_PORT", 0)
+            address = stack_settings.get("CLIENT_METRICS_ADDRESS", "127.0.0.1")
+            metrics = ClientMetrics(port, address)
         for protocol, shm in itertools.product(args.protocol, args.shm):
             metrics.declare(args.model, protocol, shm)
         lingering = args.linger and metrics.server is not None
@@ -306,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: shared-memory regions unregistered and freed", file=sys.stderr)
         code = 143 if isinstance(exc, Terminated) else 130
     finally:
-        if metrics is not None:
+        if own_metrics and metrics is not None:
             metrics.close()
     if summaries:  # an interrupted sweep still reports the steps it finished
         _publish(args, summaries)
