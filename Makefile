@@ -69,3 +69,9 @@ clean: down
 ## benchmarks: floor, serving overhead, sweep, batching, client vs reference -> bench/results/
 bench: venv
 	$(PY) -m bench
+
+## where each request's time goes, client send to ORT kernels (needs a running stack: make up)
+## -> .stack/profiling/<model>/{timeline.json,summary.txt,request.png}; PROFILE_ARGS=--help
+.PHONY: profile
+profile: venv
+	$(PY) -m profiling $(PROFILE_ARGS)

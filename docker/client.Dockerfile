@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
     PIP_NO_CACHE_DIR=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 # uid 1000 like the triton image's user: both own the system shm regions in /dev/shm.
 RUN python3 -m venv /opt/venv \
-    && useradd --create-home --uid 1000 stack && mkdir -p /reports && chown stack /reports
+    && useradd --create-home --uid 1000 stack && mkdir -p /reports /traces && chown stack /reports /traces
 WORKDIR /opt/stack
 
 ARG CLIENT_EXTRAS=client
@@ -15,6 +15,7 @@ COPY pyproject.toml ./
 RUN touch README.md && pip install ".[${CLIENT_EXTRAS}]" && pip uninstall -y triton-onnx-stack
 COPY stack_settings/ stack_settings/
 COPY client/ client/
+COPY profiling/ profiling/
 RUN pip install --no-deps .
 
 USER stack

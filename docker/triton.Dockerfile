@@ -7,7 +7,9 @@ FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 # The stub embeds libpython3.11 (the official image has it; Debian's base installs libpython3.11).
-RUN python3 -m venv /opt/venv && useradd --create-home --uid 1000 triton-server
+# /traces: the named volume of Triton's request traces starts with this owner (docs/profiling.md).
+RUN python3 -m venv /opt/venv && useradd --create-home --uid 1000 triton-server \
+    && mkdir -p /traces && chown triton-server /traces
 WORKDIR /opt/stack
 
 COPY pyproject.toml ./

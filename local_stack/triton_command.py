@@ -37,8 +37,16 @@ def restricted_api_args(control_key: str | None = None) -> list[str]:
     return [f"--http-restricted-api={restriction}", f"--grpc-restricted-protocol={restriction}"]
 
 
-def triton_args(model_repository: str, control_key: str | None = None) -> list[str]:
-    """Flags shared by every way of running the server (the container's command)."""
+def triton_args(
+    model_repository: str, trace_file: str | None = None, control_key: str | None = None
+) -> list[str]:
+    """Flags shared by every way of running the server (the container's command).
+
+    Tracing stays OFF; the trace file (default: the container's, CONTAINER_TRACE_FILE) is fixed
+    here because Triton refuses to move it over the network. `python -m profiling` switches
+    tracing on per model at runtime (docs/profiling.md), sending the control key.
+    """
+    trace_file = trace_file or stack_settings.get("CONTAINER_TRACE_FILE")
     return [
         f"--model-repository={model_repository}",
         f"--backend-config=onnxruntime,default-max-batch-size={stack_settings.get_int('DEFAULT_MAX_BATCH_SIZE')}",
@@ -48,6 +56,7 @@ def triton_args(model_repository: str, control_key: str | None = None) -> list[s
         f"--http-port={stack_settings.get_int('TRITON_HTTP_PORT')}",
         f"--grpc-port={stack_settings.get_int('TRITON_GRPC_PORT')}",
         f"--metrics-port={stack_settings.get_int('TRITON_METRICS_PORT')}",
+        f"--trace-config=triton,file={trace_file}",
         "--metrics-config=summary_latencies=true",
         "--log-info=true",
         *restricted_api_args(control_key),

@@ -1,7 +1,7 @@
 """The locked dependencies: `make lock` writes requirements/*.lock, `--check` proves them current.
 
-One resolution (all.lock: every extra, what `make venv` and CI install) and per-image subsets
-(client, exporter, server) constrained to the same versions. Every line carries sha256 hashes,
+One resolution (all.lock: `.[all]`, what `make venv` and CI install) and per-image subsets
+(client, client-cuda, exporter, server) constrained to the same versions. Every line carries sha256 hashes,
 installed with `pip install --require-hashes`. Target: CPython 3.11 on Linux x86-64 (glibc 2.35+,
 which nvidia-pytriton's wheels need); torch is the CPU build from TORCH_FIND_LINKS (docs/dependencies.md).
 
@@ -33,7 +33,14 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 LOCK_DIR = ROOT / "requirements"
-TARGETS = {"all": None, "client": "client", "exporter": "exporter", "server": "server"}
+# lock name -> the extras it installs (the images pick theirs: client-cuda is the gpu profile's)
+TARGETS = {
+    "all": ["all"],
+    "client": ["client"],
+    "client-cuda": ["client", "cuda"],
+    "exporter": ["exporter"],
+    "server": ["server"],
+}
 PYTHON_VERSION = "3.11"
 PLATFORM = "x86_64-manylinux_2_36"  # Debian bookworm (glibc 2.36): this machine, CI, the images
 MARKER_ENV = {
@@ -64,11 +71,11 @@ def pyproject_digest() -> str:
     return "sha256:" + hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
 
 
-def requirements(extra: str | None) -> list[Requirement]:
-    """pyproject's requirements for one extra (None: all of them), self-references expanded."""
+def requirements(wanted: list[str]) -> list[Requirement]:
+    """pyproject's requirements for some extras, self-references (`pkg[a,b]`) expanded."""
     table, name = project(), canonicalize_name(project()["name"])
     extras = table.get("optional-dependencies", {})
-    todo, seen = list(extras) if extra is None else [extra], set()
+    todo, seen = list(wanted), set()
     found = [Requirement(r) for r in table.get("dependencies", [])]
     while todo:
         current = todo.pop()
@@ -112,12 +119,13 @@ def problems(target: str) -> list[str]:
 
 def compile_lock(target: str, uv: str, find_links: str) -> None:
     """Resolve one target with uv into its lock file, headed by the pyproject digest."""
-    extra = TARGETS[target]
+    extras = [part for extra in TARGETS[target] for part in ("--extra", extra)]
+    constraint = [] if target == "all" else ["-c", str(lock_file("all"))]
     command = [
         uv, "pip", "compile", str(PYPROJECT), "--quiet", "--generate-hashes",
         "--python-version", PYTHON_VERSION, "--python-platform", PLATFORM,
         "--custom-compile-command", "make lock", "-o", str(lock_file(target)),
-        *(["--all-extras"] if extra is None else ["--extra", extra, "-c", str(lock_file("all"))]),
+        *extras, *constraint,
         "--find-links", find_links,
     ]  # fmt: skip
     subprocess.run(command, check=True, cwd=ROOT)
