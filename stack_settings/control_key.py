@@ -22,6 +22,8 @@ DEFAULT_HEADER = "tos-control-key"  # lowercase: gRPC metadata keys must be
 GRPC_PREFIX = "triton-grpc-protocol-"
 # The key travels in Triton's flag `<apis>:<header>=<key>` and in a header: URL-safe text only.
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,}")
+# A Kubernetes $(VAR) reference: the chart's pod spec has the kubelet put the Secret's key there.
+KEY_REFERENCE = re.compile(r"\$\([A-Z_][A-Z0-9_]*\)")
 KEY_BYTES = 32  # secrets.token_urlsafe(32): 43 characters, 256 bits
 
 
@@ -90,7 +92,7 @@ def refusal_fix(message: str) -> str | None:
 
 def check_key(key: str, source: str) -> str:
     """The key, if Triton's flag and an HTTP header can carry it and it is long enough."""
-    if not KEY_PATTERN.fullmatch(key):
+    if not (KEY_PATTERN.fullmatch(key) or KEY_REFERENCE.fullmatch(key)):
         raise ControlKeyError(
             f"{source}: the control key must be at least 16 characters of A-Z a-z 0-9 _ - "
             f"(it goes into Triton's --http-restricted-api flag and a request header). "

@@ -109,8 +109,13 @@ def test_server_flags_restrict_the_control_apis_with_the_key(key_file):
     ]
     assert set(RESTRICTED_APIS).isdisjoint({"health", "metadata", "inference", "statistics"})
     assert triton_args("/models")[-2:] == restricted_api_args()
-    # The chart passes a placeholder its pod spec fills from a Secret.
+    # The chart passes a reference its pod spec fills from a Secret (argument or environment).
     assert restricted_api_args("$(KEY)")[0].endswith(":tos-control-key=$(KEY)")
+
+
+def test_a_kubernetes_reference_passes_as_the_key(key_file, monkeypatch):
+    monkeypatch.setenv("TRITON_CONTROL_KEY", "$(TRITON_CONTROL_KEY)")
+    assert restricted_api_args()[1].endswith(":tos-control-key=$(TRITON_CONTROL_KEY)")
 
 
 @pytest.mark.parametrize(
