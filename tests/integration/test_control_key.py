@@ -202,9 +202,12 @@ def test_key_file_is_private_and_ignored_by_git(stack):
     path = control_key_file()
     assert path.is_file()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    default = PROJECT_ROOT / ".stack" / "control.key"
-    ignored = subprocess.run(["git", "check-ignore", "-q", str(default)], cwd=PROJECT_ROOT)
-    assert ignored.returncode == 0, f"{default} is not ignored by git"
+    for where in (
+        PROJECT_ROOT / ".stack" / "control.key",
+        PROJECT_ROOT / "elsewhere" / "control.key",
+    ):
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(where)], cwd=PROJECT_ROOT)
+        assert ignored.returncode == 0, f"{where} is not ignored by git"
     tracked = subprocess.run(
         ["git", "ls-files", "*.key", "**/control.key"],
         cwd=PROJECT_ROOT,
