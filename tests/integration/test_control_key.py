@@ -55,8 +55,8 @@ def region_names(client, protocol: str) -> set[str]:
 def extra_model(stack):
     """A model folder added after the server started; left loaded at the end.
 
-    Triton 2.51's readiness (strict) turns false for good once a model is unloaded, so each test
-    ends with the model loaded again and the session's server stays ready for later tests.
+    Triton 2.51's (strict) readiness is false while a model is UNLOADING (about 3 s here), so
+    each test ends with the model loaded again: later tests find the server ready at once.
     """
     name = f"keyed_{os.getpid()}"
     folder = stack.repository / name
