@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Every third-party package, pinned with hashes (docs/dependencies.md); `make lock` rewrites it.
 LOCK := requirements/all.lock
+# torch's CPU build (the lock's torch==...+cpu) is not on PyPI: it comes from a local wheel that pip
+# already finds (find-links) or from PyTorch's CPU index, asked for torch alone.
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 LOCK_TARGET := import platform, sys; sys.exit(sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64")
 
 .PHONY: up down status test lint bench venv clean images prereqs lock rotate-key
@@ -19,6 +22,10 @@ $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@if $(PY) -c '$(LOCK_TARGET)'; then \
+	  awk '/^torch==/{p=1} p{print} p && !/\\$$/{p=0}' $(LOCK) > $(VENV)/torch.lock && \
+	  echo "$(PY) -m pip install --require-hashes -r $(VENV)/torch.lock (+ PyTorch's CPU index)" && \
+	  $(PY) -m pip install --quiet --require-hashes --no-deps --retries 1 --timeout 15 \
+	    --extra-index-url $(TORCH_INDEX_URL) -r $(VENV)/torch.lock && \
 	  echo "$(PY) -m pip install --require-hashes -r $(LOCK)"; \
 	  $(PY) -m pip install --quiet --require-hashes -r $(LOCK) && \
 	  $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .; \

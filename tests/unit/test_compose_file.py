@@ -312,7 +312,8 @@ def test_the_client_stays_scrapeable_after_its_load():
 
 def test_gpu_profile_client_does_cuda_shm_across_containers():
     client = compose_yaml()["services"]["client"]
-    assert client["build"]["args"]["CLIENT_EXTRAS"] == "client,cuda"
+    assert client["build"]["args"]["CLIENT_LOCK"] == "client-cuda"
+    assert (ROOT / "requirements" / "client-cuda.lock").is_file()
     assert client["pid"] == "host"  # CUDA IPC needs distinct PIDs in the two containers
     assert client["environment"]["LOAD_SHM"] == "${GPU_LOAD_SHM}"
     assert env_values()["GPU_LOAD_SHM"] == "cuda"
