@@ -211,8 +211,12 @@ def test_bind_mounted_paths_exist():
 
 
 def dockerfile_copies(dockerfile: Path) -> list[str]:
+    """COPY sources, with ${ARG} replaced by the ARG's default (the build as compose runs it)."""
+    text = dockerfile.read_text()
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.MULTILINE))
+    text = re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)), text)
     sources = []
-    for line in dockerfile.read_text().splitlines():
+    for line in text.splitlines():
         words = line.split()
         if words and words[0] == "COPY" and not any(w.startswith("--from") for w in words):
             sources += [w for w in words[1:-1] if not w.startswith("--")]
