@@ -28,7 +28,7 @@ from client.metrics import ClientMetrics, MetricsPortError
 from client.model_info import ModelSpecError, from_config
 from client.shm import SHM_MODES, ShmUnavailableError, load_cuda_shm
 from client.transport import PROTOCOLS, InferenceServerException, Transport, default_url
-from client.verify import NoReference, Reference, ReferenceUnavailableError, model_file
+from client.verify import NoReference, ReferenceUnavailableError, VersionedReference
 
 
 class ClientError(RuntimeError):
@@ -163,7 +163,7 @@ def _reference(args, config):
     if not args.verify:
         return NoReference()
     repository = args.model_repository or stack_settings.get_path("MODEL_REPOSITORY")
-    return Reference(model_file(repository, args.model, args.model_version, config))
+    return VersionedReference(repository, args.model, args.model_version, config)
 
 
 class Terminated(KeyboardInterrupt):
@@ -234,6 +234,12 @@ def _publish(args, summaries: list[dict]) -> None:
         for kind, example in s["error_examples"].items():
             count = s["errors"].get(kind, 0)
             print(f"{step}: error ({kind}, {count}x): {example}", file=sys.stderr)
+        if len(s["responses_by_version"]) > 1:  # a rollout ran: show the switch-over
+            timeline = ", ".join(
+                f"{row['t_s']}s " + "/".join(f"v{v}:{n}" for v, n in row.items() if v != "t_s")
+                for row in s["version_timeline"]
+            )
+            print(f"{step}: responses per version per second: {timeline}")
         for problem in s["cleanup_problems"]:
             print(f"{step}: cleanup: {problem}", file=sys.stderr)
     if args.report:

@@ -44,6 +44,8 @@ class WorkerStats:
     max_abs_diff: float = 0.0
     cleanup_problems: list[str] = field(default_factory=list)
     server_lost: bool = False  # unreachable or restarted during the run
+    # (second of the run, model version) -> responses: shows a rollout's switch-over point
+    versions: Counter = field(default_factory=Counter)
 
 
 class Schedule:
@@ -211,17 +213,19 @@ class Worker(threading.Thread):
             finally:
                 metrics.finished()
             latency = clock() - began
+            version = self.transport.response_version(result)
+            self.stats.versions[(int(began - self.schedule.started), version)] += 1
             verify = self.profile.verify_every and index % self.profile.verify_every == 0
-            if verify and not self._verify(result, inputs, regions):
+            if verify and not self._verify(result, inputs, regions, version):
                 metrics.failed("mismatch")  # a wrong answer is a failure, not ok
                 continue
             latencies.append(latency)
             metrics.observe(latency)
         return client
 
-    def _verify(self, result, inputs, regions) -> bool:
-        """Compare every output with the reference; False (counted once) on any mismatch."""
-        expected = self.reference(inputs)
+    def _verify(self, result, inputs, regions, version: str = "") -> bool:
+        """Compare every output with the reference of the version that answered."""
+        expected = self.reference(inputs, version)
         matched = True
         for tensor in self.model.outputs:
             shape = tensor.shape(self.profile.batch_size, self.model.batched)

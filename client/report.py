@@ -6,6 +6,7 @@ import csv
 import json
 import platform
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,9 @@ def summarize(result: LoadResult) -> dict:
             "max": round(float(latencies_ms.max()), 3),
         }
     wall = result.wall_s or float("nan")
+    versions = Counter()
+    for (_, version), count in _version_counts(result).items():
+        versions[version] += count
     examples = {}
     for worker in result.workers:
         examples.update(worker.error_examples)
@@ -78,12 +82,29 @@ def summarize(result: LoadResult) -> dict:
         "verified": sum(w.verified for w in result.workers),
         "max_abs_diff": max((w.max_abs_diff for w in result.workers), default=0.0),
         "cleanup_problems": [p for w in result.workers for p in w.cleanup_problems],
+        "responses_by_version": dict(sorted(versions.items())),
+        "version_timeline": version_timeline(result),
         "machine": {
             "host": platform.node(),
             "cpu": platform.processor() or platform.machine(),
             "python": sys.version.split()[0],
         },
     }
+
+
+def _version_counts(result: LoadResult) -> Counter:
+    total = Counter()
+    for worker in result.workers:
+        total.update(worker.versions)
+    return total
+
+
+def version_timeline(result: LoadResult) -> list[dict]:
+    """Responses per model version in each second of the run: [{"t_s": 0, "1": 40}, ...]."""
+    rows: dict[int, dict] = {}
+    for (second, version), count in sorted(_version_counts(result).items()):
+        rows.setdefault(second, {"t_s": second})[version] = count
+    return [rows[second] for second in sorted(rows)]
 
 
 def table(summaries: list[dict]) -> str:
