@@ -235,11 +235,7 @@ def _publish(args, summaries: list[dict]) -> None:
             count = s["errors"].get(kind, 0)
             print(f"{step}: error ({kind}, {count}x): {example}", file=sys.stderr)
         if len(s["responses_by_version"]) > 1:  # a rollout ran: show the switch-over
-            timeline = ", ".join(
-                f"{row['t_s']}s " + "/".join(f"v{v}:{n}" for v, n in row.items() if v != "t_s")
-                for row in s["version_timeline"]
-            )
-            print(f"{step}: responses per version per second: {timeline}")
+            print(f"{step}: responses per version: {report.timeline_text(s['version_timeline'])}")
         for problem in s["cleanup_problems"]:
             print(f"{step}: cleanup: {problem}", file=sys.stderr)
     if args.report:

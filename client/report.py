@@ -107,6 +107,23 @@ def version_timeline(result: LoadResult) -> list[dict]:
     return [rows[second] for second in sorted(rows)]
 
 
+def timeline_text(rows: list[dict]) -> str:
+    """'0-9s v1:12000, 10s v1:28/v3:1212, 11-18s v3:9000, ...': runs of one version merged."""
+    spans: list[list] = []  # [first second, last second, {version: count}]
+    for row in rows:
+        counts = {k: v for k, v in row.items() if k != "t_s"}
+        if spans and len(counts) == 1 and spans[-1][2].keys() == counts.keys():
+            spans[-1][1] = row["t_s"]
+            for version, count in counts.items():
+                spans[-1][2][version] += count
+        else:
+            spans.append([row["t_s"], row["t_s"], counts])
+    return ", ".join(
+        (f"{a}s " if a == b else f"{a}-{b}s ") + "/".join(f"v{v}:{n}" for v, n in c.items())
+        for a, b, c in spans
+    )
+
+
 def table(summaries: list[dict]) -> str:
     """A fixed-width table, one row per run."""
     head = (

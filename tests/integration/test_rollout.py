@@ -1,0 +1,123 @@
+"""Rollout and rollback on the real server while the client drives load: nothing fails.
+
+Two clients (gRPC and HTTP, system shm, concurrency 4 each) run for a fixed time while a
+broken version is refused, a version whose outputs are exactly twice the old ones is rolled
+out, and the old version is rolled back. Every response is verified by the client against
+in-process ORT on the version that answered (atol/rtol 1e-3; the two versions differ by >= 9
+in every element, so each response matches exactly one of them).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import tritonclient.grpc as grpcclient
+
+from exporter.rollout_repo import CHECK_SUFFIX
+from stack_settings.control_key import control_headers
+from tests.conftest import PROJECT_ROOT, run_module
+from tests.integration.rollout_models import scaled_model, write
+
+MODEL = "rollout_scaled"
+LOAD_SECONDS = 35  # covers the three commands on 2 busy cores; the test checks it did
+
+
+@pytest.fixture
+def served_v1(stack, tmp_path):
+    """MODEL version 1 (scale 1) published and loaded; removed from server and disk after."""
+    source = write(scaled_model(1.0), tmp_path / "model.onnx")
+    result = run_module("exporter", "add", str(source), "--name", MODEL,
+                        "--repository", str(stack.repository), check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    client = grpcclient.InferenceServerClient(stack.grpc)
+    client.load_model(MODEL, headers=control_headers())
+    try:
+        yield client
+    finally:
+        client.unload_model(MODEL, headers=control_headers())
+        client.close()
+        shutil.rmtree(stack.repository / MODEL, ignore_errors=True)
+
+
+def _client(stack, protocol: str, report: Path) -> subprocess.Popen:
+    url = stack.grpc if protocol == "grpc" else stack.http
+    command = [
+        sys.executable, "-m", "client", "--model", MODEL, "--protocol", protocol,
+        "--shm", "system", "--concurrency", "4", "--duration", str(LOAD_SECONDS),
+        "--verify", "--url", url, "--model-repository", str(stack.repository),
+        "--report", str(report), "--metrics-port", "0", "--quiet",
+    ]  # fmt: skip
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def _exporter(stack, *args: str):
+    return run_module(
+        "exporter", *args, "--model", MODEL, "--repository", str(stack.repository),
+        "--url", stack.grpc, "--metrics-url", stack.metrics_url, check=False, timeout=180,
+    )  # fmt: skip
+
+
+def _answered(client) -> int:
+    stats = client.get_inference_statistics(MODEL, as_json=True)["model_stats"]
+    return sum(int(s["inference_stats"].get("success", {}).get("count", 0)) for s in stats)
+
+
+def test_rollout_and_rollback_under_load(stack, served_v1, tmp_path):
+    bad = write(scaled_model(1.0, noisy=True), tmp_path / "noisy.onnx")
+    doubled = write(scaled_model(2.0), tmp_path / "doubled.onnx")
+    clients = {p: _client(stack, p, tmp_path / p) for p in ("grpc", "http")}
+    try:
+        deadline = time.monotonic() + 30
+        while _answered(served_v1) < 200:  # both clients warm and sending
+            assert time.monotonic() < deadline, "the clients sent no steady load within 30 s"
+            time.sleep(0.5)
+
+        began = time.monotonic()
+        refused = _exporter(stack, "rollout", "--from-onnx", str(bad))
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "refused version 2" in refused.stderr and "max abs diff" in refused.stderr
+        time.sleep(2)
+        promoted = _exporter(stack, "rollout", "--from-onnx", str(doubled), "--keep", "2")
+        assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+        assert "serving version 3" in promoted.stdout
+        time.sleep(3)
+        back = _exporter(stack, "rollback")
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert "serving version 1" in back.stdout
+        print(f"three commands took {time.monotonic() - began:.1f} s under load")
+        ended = [p for p, c in clients.items() if c.poll() is not None]
+        assert not ended, f"load ended before the rollback did: {ended}"
+    finally:
+        outputs = {p: c.communicate(timeout=LOAD_SECONDS + 60)[0] for p, c in clients.items()}
+
+    for result in (refused, promoted, back):  # the steps, for the CI log
+        print(result.stdout, result.stderr)
+    for protocol, process in clients.items():
+        print(outputs[protocol])
+        assert process.returncode == 0, outputs[protocol]
+        summary = json.loads((tmp_path / protocol / "summary.json").read_text())[0]
+        assert summary["requests_failed"] == 0, summary["error_examples"]
+        assert summary["verified"] == summary["requests_ok"] > 0
+        # Never the refused version 2; version 1, then 3, then 1 again.
+        assert set(summary["responses_by_version"]) == {"1", "3"}, summary["responses_by_version"]
+        served = [sorted(set(row) - {"t_s"}) for row in summary["version_timeline"]]
+        assert served[0] == ["1"] and served[-1] == ["1"], served
+        assert ["3"] in served, served
+        assert "responses per version: 0-" in outputs[protocol]
+
+    history = json.loads((stack.repository / MODEL / "rollout.json").read_text())
+    assert [e["action"] for e in history["history"]] == ["refused", "rollout", "rollback"]
+    assert (history["serving"], history["previous"], history["refused"]) == (1, 3, [2])
+    versions = sorted(p.name for p in (stack.repository / MODEL).iterdir() if p.name.isdigit())
+    assert versions == ["1", "3"]  # the refused version left nothing behind
+    assert not (stack.repository / (MODEL + CHECK_SUFFIX)).exists()
+    index = served_v1.get_model_repository_index(headers=control_headers(), as_json=True)
+    ready = [m for m in index["models"] if m["name"].startswith(MODEL) and m["state"] == "READY"]
+    assert [(m["name"], m["version"]) for m in ready] == [(MODEL, "1")]
