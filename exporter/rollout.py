@@ -208,7 +208,7 @@ def rollback(
         previous = run.history.get("previous")
         if previous is None or previous == current:
             raise RolloutError(
-                f"model {name!r}: no previous version recorded in {run.folder / repo.HISTORY_FILE}"
+                f"model {name!r}: no previous version recorded in {repo.history_path(run.folder)}"
                 f" (serving {current}); roll a version out first"
             )
         if not run.file_of(previous).is_file():

@@ -1,4 +1,4 @@
-"""The model folder's side of a rollout: version folders, the version policy, rollout.json.
+"""The model folder's side of a rollout: version folders, the version policy, the history file.
 
 A new version is built in the staging folder and renamed into the model folder in one step,
 so it is whole or absent. In explicit model control Triton sees it only when it is loaded.
@@ -28,7 +28,7 @@ from exporter.repository import (
     write_atomic,
 )
 
-HISTORY_FILE = "rollout.json"  # beside config.pbtxt; Triton ignores it
+HISTORY_SUFFIX = ".rollout.json"  # <repository>/<model>.rollout.json
 CHECK_SUFFIX = "__rollout_check"
 
 
@@ -56,24 +56,35 @@ def versions_on_disk(folder: Path) -> list[int]:
     return sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit())
 
 
+def history_path(folder: Path) -> Path:
+    """Where a model's rollout history lives: a file beside its folder, not inside it.
+
+    Triton dates every version by max(mtime, ctime) over the version folder AND every file
+    beside config.pbtxt: a history file written inside the model folder makes the next load
+    reload the serving version (seen on 2.51: two instances started instead of one). Files
+    at the repository's top level are not models to Triton, so they change nothing.
+    """
+    return folder.parent / (folder.name + HISTORY_SUFFIX)
+
+
 def read_history(folder: Path) -> dict:
-    """rollout.json: {"serving", "previous", "refused": [...], "history": [...]}."""
+    """<model>.rollout.json: {"serving", "previous", "refused": [...], "history": [...]}."""
     try:
-        return json.loads((folder / HISTORY_FILE).read_text())
+        return json.loads(history_path(folder).read_text())
     except FileNotFoundError:
         return {"serving": None, "previous": None, "refused": [], "history": []}
     except json.JSONDecodeError as exc:
         raise RolloutError(
-            f"{folder / HISTORY_FILE} is not valid JSON ({exc}); fix or remove it "
+            f"{history_path(folder)} is not valid JSON ({exc}); fix or remove it "
             f"(it only records which version was served before)"
         ) from exc
 
 
 def record(folder: Path, history: dict, event: dict) -> None:
-    """Append one event (with a UTC time) and write rollout.json atomically."""
+    """Append one event (with a UTC time) and write the history file atomically."""
     event = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())} | event
     history.setdefault("history", []).append(event)
-    write_atomic(folder / HISTORY_FILE, (json.dumps(history, indent=2) + "\n").encode())
+    write_atomic(history_path(folder), (json.dumps(history, indent=2) + "\n").encode())
 
 
 def next_version(folder: Path, history: dict) -> int:

@@ -43,6 +43,7 @@ def served_v1(stack, tmp_path):
         client.unload_model(MODEL, headers=control_headers())
         client.close()
         shutil.rmtree(stack.repository / MODEL, ignore_errors=True)
+        (stack.repository / f"{MODEL}.rollout.json").unlink(missing_ok=True)
 
 
 def _client(stack, protocol: str, report: Path) -> subprocess.Popen:
@@ -69,7 +70,15 @@ def _answered(client) -> int:
     return sum(int(s["inference_stats"].get("success", {}).get("count", 0)) for s in stats)
 
 
+def _instances_started(stack) -> int | None:
+    """Instances of MODEL the server has initialised so far (None: no server log here)."""
+    if stack.log_file is None:
+        return None
+    return stack.log_file.read_text().count(f"ModelInstanceInitialize: {MODEL}_0_0 ")
+
+
 def test_rollout_and_rollback_under_load(stack, served_v1, tmp_path):
+    started_before = _instances_started(stack)
     bad = write(scaled_model(1.0, noisy=True), tmp_path / "noisy.onnx")
     doubled = write(scaled_model(2.0), tmp_path / "doubled.onnx")
     clients = {p: _client(stack, p, tmp_path / p) for p in ("grpc", "http")}
@@ -112,12 +121,14 @@ def test_rollout_and_rollback_under_load(stack, served_v1, tmp_path):
         assert ["3"] in served, served
         assert "responses per version: 0-" in outputs[protocol]
 
-    history = json.loads((stack.repository / MODEL / "rollout.json").read_text())
+    history = json.loads((stack.repository / f"{MODEL}.rollout.json").read_text())
     assert [e["action"] for e in history["history"]] == ["refused", "rollout", "rollback"]
     assert (history["serving"], history["previous"], history["refused"]) == (1, 3, [2])
     versions = sorted(p.name for p in (stack.repository / MODEL).iterdir() if p.name.isdigit())
     assert versions == ["1", "3"]  # the refused version left nothing behind
     assert not (stack.repository / (MODEL + CHECK_SUFFIX)).exists()
+    if started_before is not None:  # v3 at the rollout, v1 at the rollback: nothing reloaded
+        assert _instances_started(stack) - started_before == 2
     index = served_v1.get_model_repository_index(headers=control_headers(), as_json=True)
     ready = [m for m in index["models"] if m["name"].startswith(MODEL) and m["state"] == "READY"]
     assert [(m["name"], m["version"]) for m in ready] == [(MODEL, "1")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -71,8 +72,27 @@ def test_refused_numbers_are_never_reused(tmp_path):
     history["refused"] = [2]
     record(folder, history, {"action": "refused", "version": 2})
     assert next_version(folder, read_history(folder)) == 3
-    saved = json.loads((folder / "rollout.json").read_text())
+    saved = json.loads((tmp_path / "m.rollout.json").read_text())
     assert saved["history"][0]["action"] == "refused" and "time" in saved["history"][0]
+
+
+def test_history_leaves_the_model_folder_untouched(tmp_path):
+    """Triton reloads a serving version when anything in the model folder is newer."""
+    folder = tmp_path / "m"
+    (folder / "1").mkdir(parents=True)
+    (folder / "config.pbtxt").write_text("")
+
+    def stamps():
+        return {
+            p.name: (p.stat().st_mtime_ns, p.stat().st_ctime_ns)
+            for p in [folder, *folder.iterdir()]
+        }
+
+    before = stamps()
+    time.sleep(0.01)
+    record(folder, read_history(folder), {"action": "rollout"})
+    assert stamps() == before
+    assert json.loads((tmp_path / "m.rollout.json").read_text())["history"]
 
 
 def test_one_rollout_per_model_at_a_time(published):
