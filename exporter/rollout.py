@@ -146,7 +146,9 @@ def rollout(
             run.step(f"refused version {version}: {reason}; version {current} still serves")
             return Outcome(False, current, version, reason, run.steps)
         run.history.update(serving=version, previous=current)
-        removed = repo.prune(run.folder, options.keep, {version, current})
+        # --keep 1 keeps only the new version: no rollback then, which the user chose.
+        keep = {version} if options.keep == 1 else {version, current}
+        removed = repo.prune(run.folder, options.keep, keep)
         if removed:
             run.step(f"removed old version folders {removed} (--keep {options.keep})")
         repo.record(run.folder, run.history, {"action": "rollout", "from": current,

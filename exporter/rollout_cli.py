@@ -54,7 +54,13 @@ def _parser(command: str) -> argparse.ArgumentParser:
             help=f"parity: served outputs must match in-process ORT (atol {PARITY_ATOL}, rtol "
             f"{PARITY_RTOL}) and p50 stay within --max-slowdown of the serving version",
         )
-        parser.add_argument("--keep", type=int, default=2, help="version folders kept on disk")
+        parser.add_argument(
+            "--keep",
+            type=int,
+            default=2,
+            help="version folders kept on disk (2: the new one and the one to roll back to; "
+            "1: the new one only, no rollback)",
+        )
         parser.add_argument(
             "--max-slowdown",
             type=float,
