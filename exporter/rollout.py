@@ -6,8 +6,9 @@ what it holds) -> check N+1 under the real name -> wait until N drains -> serve 
 (Triton unloads N after its last request) -> keep at most --keep versions on disk.
 A version that fails a check is never loaded under the model's name; N is left untouched.
 
-rollback: serve [P, C] (P loads beside the current C, which stays the default) -> check P
--> serve [P] (traffic moves to P; Triton unloads C once its in-flight requests finish).
+rollback to an older P: serve [P, C] (P loads beside the current C, which stays the default)
+-> check P -> serve [P] (traffic moves to P; Triton unloads C after its in-flight requests).
+Back to a newer P (a second rollback): the rollout's path, P checked before it is served.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ class Outcome:
 class _Run:
     """Shared state of one rollout/rollback: the model, the server, a step log."""
 
-    def __init__(self, repository: Path, name: str, server: LiveServer, say: Callable):
+    def __init__(self, repository: Path, name: str, server: LiveServer, say: Callable, options):
         self.repository, self.name, self.server, self.say = repository, name, server, say
+        self.options: RolloutOptions = options
         self.folder = repo.model_dir(repository, name)
         self.history = repo.read_history(self.folder)
         self.filename = repo.model_filename(self.folder)
@@ -123,7 +125,7 @@ def rollout(
 ) -> Outcome:
     """Publish `candidate` as the next version and make it the served one, or refuse."""
     with repo.rollout_lock(repository, name):
-        run = _Run(repository, name, server, say)
+        run = _Run(repository, name, server, say, options)
         current = run.serving()
         run.history["serving"] = run.history.get("serving") or current
         version = repo.next_version(run.folder, run.history)
@@ -174,15 +176,35 @@ def _switch(run: _Run, current: int, version: int, options: RolloutOptions) -> s
                 f"Triton finishes what it holds, later requests for it fail"
             )
         run.serve([version])
-        run.step(_retired(run, current, options))
     except Exception as exc:  # noqa: BLE001 - back to the old version, then report why
         _restore(run, current)
         return f"during the switch: {type(exc).__name__}: {str(exc).strip()[:300]}"
+    run.step(_retired(run, current, options))
+    return None
+
+
+def _back_to_older(run: _Run, current: int, previous: int) -> str | None:
+    """[previous, current] (current stays the default) -> check previous -> [previous]."""
+    try:
+        run.serve([previous, current])
+        result = run.server.probe(run.name, previous, run.file_of(previous), requests=1)
+        if result.reason:
+            _restore(run, current)
+            return result.reason
+        run.step(f"checked version {previous}: max abs diff {result.max_abs_diff:.2g} from ORT")
+        run.serve([previous])
+    except Exception as exc:  # noqa: BLE001 - back to the current version, then report why
+        _restore(run, current)
+        return f"during the switch: {type(exc).__name__}: {str(exc).strip()[:300]}"
+    run.step(_retired(run, current, run.options))
     return None
 
 
 def _retired(run: _Run, version: int, options: RolloutOptions) -> str:
-    waited = run.server.retired(run.name, version, options.drain_timeout_s)
+    try:
+        waited = run.server.retired(run.name, version, options.drain_timeout_s)
+    except Exception as exc:  # noqa: BLE001 - the switch is done; only the report is missing
+        return f"version {version} retired (could not confirm the unload: {exc})"
     if waited is None:
         return f"version {version} still loaded after {options.drain_timeout_s} s (in-flight work)"
     return f"version {version} unloaded by Triton {waited} s after the switch"
@@ -205,7 +227,7 @@ def rollback(
 ) -> Outcome:
     """Serve the previous version again (the one served before the last rollout)."""
     with repo.rollout_lock(repository, name):
-        run = _Run(repository, name, server, say)
+        run = _Run(repository, name, server, say, options)
         current = run.serving()
         previous = run.history.get("previous")
         if previous is None or previous == current:
@@ -218,20 +240,16 @@ def rollback(
                 f"previous version {previous} of {name!r} is not on disk ({run.file_of(previous)}"
                 f" missing); roll it out again with --from-onnx"
             )
-        try:
-            run.serve([previous, current])  # `current` stays the default: the latest loaded
-            result = run.server.probe(name, previous, run.file_of(previous), requests=1)
-            if result.reason:
-                _restore(run, current)
-                repo.record(run.folder, run.history, {"action": "rollback refused",
-                                                      "version": previous, "reason": result.reason})  # fmt: skip
-                return Outcome(False, current, previous, result.reason, run.steps)
-            run.step(f"checked version {previous}: max abs diff {result.max_abs_diff:.2g} from ORT")
-            run.serve([previous])
-        except Exception:
-            _restore(run, current)
-            raise
-        run.step(_retired(run, current, options))
+        if previous > current:  # loaded beside, it would be the default: check it first
+            reason = _check_candidate(run, previous, current, options)
+            reason = reason or _switch(run, current, previous, options)
+        else:
+            reason = _back_to_older(run, current, previous)
+        if reason is not None:
+            repo.record(run.folder, run.history, {"action": "rollback refused",
+                                                  "version": previous, "reason": reason})  # fmt: skip
+            run.step(f"refused version {previous}: {reason}; version {current} still serves")
+            return Outcome(False, current, previous, reason, run.steps)
         run.history.update(serving=previous, previous=current)
         repo.record(run.folder, run.history, {"action": "rollback", "from": current,
                                               "to": previous, "steps": run.steps})  # fmt: skip
