@@ -69,7 +69,14 @@ class _Run:
                 f"load it first (explicit model control: POST v2/repository/models/"
                 f"{self.name}/load, or restart the server with --load-model={self.name})"
             )
-        return ready[-1]  # what requests without a version get
+        serving = ready[-1]  # what requests without a version get
+        if not self.file_of(serving).is_file():
+            raise RolloutError(
+                f"Triton at {self.server.url} serves version {serving} of {self.name!r}, but "
+                f"{self.file_of(serving)} does not exist: is {self.repository} the repository "
+                f"that server reads? (--repository / MODEL_REPOSITORY)"
+            )
+        return serving
 
     def serve(self, versions: list[int]) -> None:
         repo.serve_versions(self.folder, versions)
@@ -162,10 +169,11 @@ def _switch(run: _Run, current: int, version: int, options: RolloutOptions) -> s
     """[current, version] -> check under the real name -> drain current -> [version]."""
     try:
         run.serve([current, version])
-        result = run.server.probe(run.name, version, run.file_of(version), requests=1)
-        if result.reason:
-            _restore(run, current)
-            return f"after the switch: {result.reason}"
+        if run.options.check == "parity":
+            result = run.server.probe(run.name, version, run.file_of(version), requests=1)
+            if result.reason:
+                _restore(run, current)
+                return f"after the switch: {result.reason}"
         drain = run.server.drain(run.name, current, options.drain_settle_s, options.drain_timeout_s)
         if drain["drained"]:
             run.step(f"version {current} drained in {drain['waited_s']} s (nothing pending)")

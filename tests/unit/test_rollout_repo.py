@@ -9,6 +9,7 @@ import pytest
 
 from exporter.model_config import parse_pbtxt
 from exporter.onnx_import import add_onnx
+from exporter.rollout import RolloutOptions, _slower
 from exporter.rollout_repo import (
     RolloutError,
     model_dir,
@@ -22,6 +23,7 @@ from exporter.rollout_repo import (
     staging_root,
     versions_on_disk,
 )
+from exporter.rollout_server import ProbeResult
 from exporter.settings import serving_options
 from tests.conftest import run_module
 from tests.integration.rollout_models import scaled_model, write
@@ -131,3 +133,12 @@ def test_cli_rejects_bad_arguments(published):
     assert result.returncode == 2 and "'nope' has no config.pbtxt" in result.stderr
     result = run_module("exporter", "rollback", "--model", "scaled", *args, check=False)
     assert result.returncode == 2 and "127.0.0.1:1" in result.stderr  # unreachable, named
+
+
+def test_latency_guard_has_a_floor_and_an_off_switch():
+    options = RolloutOptions(max_slowdown=3.0, slowdown_floor_ms=2.0)
+    assert _slower(ProbeResult(0, 2.2), ProbeResult(0, 0.3), options) is None  # under 2 ms more
+    assert "limit 3.00 ms" in _slower(ProbeResult(0, 3.1), ProbeResult(0, 1.0), options)
+    assert _slower(ProbeResult(0, 9.0), ProbeResult(0, 4.0), options) is None  # 2.25x
+    options.max_slowdown = 0
+    assert _slower(ProbeResult(0, 900.0), ProbeResult(0, 1.0), options) is None
