@@ -138,13 +138,12 @@ def rollout(
         version = repo.next_version(run.folder, run.history)
         repo.publish_version(repository, name, version, candidate, external)
         run.step(f"published version {version} beside serving version {current} (not loaded)")
-        reason: str | None = "interrupted (see the error above)"
+        reason: str | None = "interrupted (see the error above)"  # until a step says otherwise
         try:
-            reason = None
+            problem = None
             if options.check == "parity":
-                reason = _check_candidate(run, version, current, options)
-            if reason is None:
-                reason = _switch(run, current, version, options)
+                problem = _check_candidate(run, version, current, options)
+            reason = problem or _switch(run, current, version, options)
         finally:
             if reason is not None:  # never served under its name: remove it, keep its number
                 repo.remove_version(run.folder, version)
@@ -187,6 +186,9 @@ def _switch(run: _Run, current: int, version: int, options: RolloutOptions) -> s
     except Exception as exc:  # noqa: BLE001 - back to the old version, then report why
         _restore(run, current)
         return f"during the switch: {type(exc).__name__}: {str(exc).strip()[:300]}"
+    except BaseException:  # Ctrl-C / SIGTERM: the old version alone again before leaving
+        _restore(run, current)
+        raise
     run.step(_retired(run, current, options))
     return None
 
@@ -204,6 +206,9 @@ def _back_to_older(run: _Run, current: int, previous: int) -> str | None:
     except Exception as exc:  # noqa: BLE001 - back to the current version, then report why
         _restore(run, current)
         return f"during the switch: {type(exc).__name__}: {str(exc).strip()[:300]}"
+    except BaseException:
+        _restore(run, current)
+        raise
     run.step(_retired(run, current, run.options))
     return None
 

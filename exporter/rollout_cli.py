@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -135,6 +136,7 @@ def _rebuild(args, workdir: Path) -> Path:
 def main(command: str, argv: list[str]) -> int:
     """Run `rollout` or `rollback`; see the module docstring for exit codes."""
     args = _parser(command).parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)  # `docker stop`: clean up like Ctrl-C
     server = None
     workdir = Path(tempfile.mkdtemp(prefix="rollout-"))
     try:
@@ -158,6 +160,13 @@ def main(command: str, argv: list[str]) -> int:
     except (RolloutError, stack_settings.SettingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: the steps above say how far it got; a new version not yet switched "
+            "to was removed, an unfinished switch was undone",
+            file=sys.stderr,
+        )
+        return 130
     except Exception as exc:  # noqa: BLE001 - an unreachable server, mostly: name it
         url = server.url if server else (args.url or "TRITON_HOST:TRITON_GRPC_PORT")
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -175,6 +184,10 @@ def main(command: str, argv: list[str]) -> int:
         return 1
     print(f"{args.model}: serving version {outcome.serving}")
     return 0
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _say(text: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -140,3 +141,29 @@ def test_rollout_and_rollback_under_load(stack, served_v1, tmp_path):
     index = served_v1.get_model_repository_index(headers=control_headers(), as_json=True)
     ready = [m for m in index["models"] if m["name"].startswith(MODEL) and m["state"] == "READY"]
     assert [(m["name"], m["version"]) for m in ready] == [(MODEL, "3")]
+
+
+def test_interrupted_rollout_leaves_the_served_version_and_nothing_else(stack, served_v1, tmp_path):
+    """SIGTERM while the new version is being checked: v1 serves on, nothing of v2 is left."""
+    doubled = write(scaled_model(2.0), tmp_path / "doubled.onnx")
+    command = [
+        sys.executable, "-m", "exporter", "rollout", "--model", MODEL, "--from-onnx", str(doubled),
+        "--repository", str(stack.repository), "--url", stack.grpc,
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert "published version 2" in process.stdout.readline()  # the check comes next
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert not (stack.repository / MODEL / "2").exists()
+    assert not (stack.repository / (MODEL + CHECK_SUFFIX)).exists()
+    index = served_v1.get_model_repository_index(headers=control_headers(), as_json=True)
+    ready = [m for m in index["models"] if m["name"].startswith(MODEL) and m["state"] == "READY"]
+    assert [(m["name"], m["version"]) for m in ready] == [(MODEL, "1")]
+    history = json.loads((stack.repository / f"{MODEL}.rollout.json").read_text())
+    assert history["refused"] == [2] and "interrupted" in history["history"][-1]["reason"]
