@@ -136,10 +136,10 @@ def rollout(
         current = run.serving()
         run.history["serving"] = run.history.get("serving") or current
         version = repo.next_version(run.folder, run.history)
-        repo.publish_version(repository, name, version, candidate, external)
-        run.step(f"published version {version} beside serving version {current} (not loaded)")
-        reason: str | None = "interrupted (see the error above)"  # until a step says otherwise
-        try:
+        reason: str | None = "interrupted by an error or a signal (see above)"  # until a step says
+        try:  # from here on, a failure removes the fresh (unused, locked) version number
+            repo.publish_version(repository, name, version, candidate, external)
+            run.step(f"published version {version} beside serving version {current} (not loaded)")
             problem = None
             if options.check == "parity":
                 problem = _check_candidate(run, version, current, options)
