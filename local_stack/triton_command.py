@@ -17,8 +17,14 @@ def python_shm_config() -> str:
     return f"python,shm-default-byte-size={default},shm-growth-byte-size={growth}"
 
 
-def triton_args(model_repository: str) -> list[str]:
-    """Flags shared by every way of running the server (the container's command)."""
+def triton_args(model_repository: str, trace_file: str | None = None) -> list[str]:
+    """Flags shared by every way of running the server (the container's command).
+
+    Tracing stays OFF; the trace file (default: the container's, CONTAINER_TRACE_FILE) is fixed
+    here because Triton refuses to move it over the network. `python -m profiling` switches
+    tracing on per model at runtime (docs/profiling.md).
+    """
+    trace_file = trace_file or stack_settings.get("CONTAINER_TRACE_FILE")
     return [
         f"--model-repository={model_repository}",
         f"--backend-config=onnxruntime,default-max-batch-size={stack_settings.get_int('DEFAULT_MAX_BATCH_SIZE')}",
@@ -28,16 +34,24 @@ def triton_args(model_repository: str) -> list[str]:
         f"--http-port={stack_settings.get_int('TRITON_HTTP_PORT')}",
         f"--grpc-port={stack_settings.get_int('TRITON_GRPC_PORT')}",
         f"--metrics-port={stack_settings.get_int('TRITON_METRICS_PORT')}",
+        f"--trace-config=triton,file={trace_file}",
         "--metrics-config=summary_latencies=true",
         "--log-info=true",
     ]
 
 
 def local_only_args(backend_directory: str, bind_address: str = "127.0.0.1") -> list[str]:
-    """Extra flags of the local path: loopback only, and our assembled backend folder."""
-    return [
+    """Extra flags of the local path: loopback only, our assembled backend folder, CUDA pool."""
+    args = [
         f"--backend-directory={backend_directory}",
         f"--http-address={bind_address}",
         f"--grpc-address={bind_address}",
         f"--metrics-address={bind_address}",
     ]
+    pool = stack_settings.get("CUDA_MEMORY_POOL_BYTES", "").strip()
+    if pool:
+        # GPU outputs of our backend reach the server through this pool; when a merged batch
+        # does not fit, the python backend falls back to CUDA IPC per output (20+ ms a request
+        # for full-HD images on the H200).
+        args.append(f"--cuda-memory-pool-byte-size=0:{int(pool)}")
+    return args
