@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import stack_settings
-from exporter.model_config import parse_pbtxt
+from exporter.model_config import UnsupportedModelError, parse_pbtxt
 from exporter.rollout import RolloutOptions, rollback, rollout
 from exporter.rollout_repo import RolloutError, model_dir
 from exporter.rollout_server import (
@@ -73,21 +73,27 @@ def _parser(command: str) -> argparse.ArgumentParser:
 
 def _same_signature(folder: Path, name: str, candidate) -> str | None:
     """None when the candidate has the served inputs/outputs, else what differs."""
+    from tritonclient.grpc import model_config_pb2 as mc  # noqa: PLC0415
+
     from exporter.model_config import build_model_config  # noqa: PLC0415
     from exporter.settings import serving_options  # noqa: PLC0415
 
     served = parse_pbtxt((folder / "config.pbtxt").read_text())
     built = build_model_config(name, candidate, serving_options())
 
-    def signature(config) -> list:
-        tensors = list(config.input) + list(config.output)
-        return [(t.name, t.data_type, list(t.dims)) for t in tensors] + [config.max_batch_size > 0]
+    def signature(config) -> str:
+        tensors = [
+            f"{t.name} {mc.DataType.Name(t.data_type).removeprefix('TYPE_')} {list(t.dims)}"
+            for t in list(config.input) + list(config.output)
+        ]
+        batching = "batched" if config.max_batch_size > 0 else "not batched"
+        return f"{', '.join(tensors)} ({batching})"
 
     if signature(served) != signature(built):
         return (
-            f"the new file's inputs/outputs {signature(built)} differ from the served config's "
-            f"{signature(served)}; every version of a model shares one config: publish it under "
-            f"a new name (`python -m exporter add FILE --name NEW`)"
+            f"its inputs/outputs [{signature(built)}] differ from the served config's "
+            f"[{signature(served)}]; every version of a model shares one config: publish it "
+            f"under a new name (`python -m exporter add FILE --name NEW`)"
         )
     return None
 
@@ -100,9 +106,9 @@ def _candidate(args, folder: Path, workdir: Path) -> tuple[Path, list[str]]:
     try:
         model = check_onnx_file(path)
         external = _external_files(model, path)
-    except OnnxImportError as exc:
+        problem = _same_signature(folder, args.model, model)
+    except (OnnxImportError, UnsupportedModelError) as exc:
         raise RolloutError(str(exc)) from exc
-    problem = _same_signature(folder, args.model, model)
     if problem:
         raise RolloutError(f"{path}: {problem}")
     return path, external
@@ -170,7 +176,11 @@ def main(command: str, argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - an unreachable server, mostly: name it
         url = server.url if server else (args.url or "TRITON_HOST:TRITON_GRPC_PORT")
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"error: {command} of {args.model!r} via Triton at {url}: {first}", file=sys.stderr)
+        print(
+            f"error: {command} of {args.model!r} via Triton at {url}: {first}. Is the server up "
+            f"(explicit model control), and --url / TRITON_HOST:TRITON_GRPC_PORT right?",
+            file=sys.stderr,
+        )
         return 2
     finally:
         if server is not None:
