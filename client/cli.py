@@ -75,7 +75,10 @@ def _model_info(transport: Transport, args):
         except InferenceServerException:
             ready = False
         if not ready:
-            names = transport.model_names(client)
+            try:
+                names = transport.model_names(client)
+            except InferenceServerException as exc:  # the index is a control API (key)
+                names = f"unlisted ({explain(exc)})"
             version = f" version {args.model_version}" if args.model_version else ""
             raise ClientError(
                 f"model {args.model!r}{version} is not ready on {transport.url}; "

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import stack_settings
+from stack_settings.control_key import control_header_name, ensure_control_key
+
+# Control APIs that need the key: they change what the server serves (load/unload any model in
+# the repository), map another process's memory (shm register by key), or reconfigure it (trace,
+# logging). Left open, all read-only: health, metadata and inference (the service itself),
+# model-config (clients build requests from it), statistics (the client's server-side breakdown;
+# the same counters /metrics exports without a key).
+RESTRICTED_APIS = ("model-repository", "shared-memory", "trace", "logging")
 
 
 def python_shm_config() -> str:
@@ -17,12 +25,26 @@ def python_shm_config() -> str:
     return f"python,shm-default-byte-size={default},shm-growth-byte-size={growth}"
 
 
-def triton_args(model_repository: str, trace_file: str | None = None) -> list[str]:
+def restricted_api_args(control_key: str | None = None) -> list[str]:
+    """Triton's flags that put the control APIs behind the key, over HTTP and over gRPC.
+
+    Triton 2.51 parses `<apis>:<header>=<key>` (its --help shows a comma before the header, which
+    the parser refuses). `control_key` defaults to the local one (generated on first use); the
+    chart passes a placeholder its pod spec fills from a Secret.
+    """
+    key = ensure_control_key() if control_key is None else control_key
+    restriction = f"{','.join(RESTRICTED_APIS)}:{control_header_name()}={key}"
+    return [f"--http-restricted-api={restriction}", f"--grpc-restricted-protocol={restriction}"]
+
+
+def triton_args(
+    model_repository: str, trace_file: str | None = None, control_key: str | None = None
+) -> list[str]:
     """Flags shared by every way of running the server (the container's command).
 
     Tracing stays OFF; the trace file (default: the container's, CONTAINER_TRACE_FILE) is fixed
     here because Triton refuses to move it over the network. `python -m profiling` switches
-    tracing on per model at runtime (docs/profiling.md).
+    tracing on per model at runtime (docs/profiling.md), sending the control key.
     """
     trace_file = trace_file or stack_settings.get("CONTAINER_TRACE_FILE")
     return [
@@ -37,6 +59,7 @@ def triton_args(model_repository: str, trace_file: str | None = None) -> list[st
         f"--trace-config=triton,file={trace_file}",
         "--metrics-config=summary_latencies=true",
         "--log-info=true",
+        *restricted_api_args(control_key),
     ]
 
 

@@ -238,9 +238,20 @@ def check_gpu_metrics(metrics_url: str, grpc_url: str, memory_before: Path | Non
 def check_cleanup(http: str) -> None:
     import tritonclient.http as httpclient
 
+    from stack_settings.control_key import control_headers
+
     client = httpclient.InferenceServerClient(http)
-    cuda = [r for r in client.get_cuda_shared_memory_status() if r["name"].startswith("tos_")]
-    system = [r for r in client.get_system_shared_memory_status() if r["name"].startswith("tos_")]
+    headers = control_headers("http")
+    cuda = [
+        r
+        for r in client.get_cuda_shared_memory_status(headers=headers)
+        if r["name"].startswith("tos_")
+    ]
+    system = [
+        r
+        for r in client.get_system_shared_memory_status(headers=headers)
+        if r["name"].startswith("tos_")
+    ]
     leftovers = [f for f in os.listdir("/dev/shm") if f.startswith("tos_")]
     check("no CUDA shm region left registered", not cuda, str(cuda))
     check("no system shm region left registered", not system, str(system))

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from local_stack import compose_stack, triton_metrics
+from stack_settings.control_key import ensure_control_key
 from tests.conftest import PORT_BASE, PROJECT_ROOT
 from tests.stack import RunningStack, exported
 
@@ -95,6 +96,8 @@ def e2e_environment(repository, stack_environment, tmp_path_factory):
         "E2E_UID": str(os.getuid()),
         "E2E_GID": str(os.getgid()),
         "GRAFANA_ADMIN_PASSWORD_FILE": str(password),
+        # compose.yaml requires it; the tests' control_headers() read the same key (run dir file)
+        "TRITON_CONTROL_KEY": ensure_control_key(),
     }
     # compose_stack's helpers (and `docker compose` itself) read the files and project from here.
     values["COMPOSE_FILE"] = os.pathsep.join(str(p) for p in compose_files())
