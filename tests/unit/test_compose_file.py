@@ -192,6 +192,7 @@ def test_exporter_reaches_triton_for_rollouts():
     """`docker compose run --rm exporter rollout ...` talks to whichever triton answers `triton`."""
     exporter = compose_yaml()["services"]["exporter"]
     assert exporter["environment"]["TRITON_HOST"] == "triton"
+    assert exporter["environment"]["TRITON_CONTROL_KEY"].startswith("${TRITON_CONTROL_KEY:?")
     assert "models:/workspace" in exporter["volumes"]  # writable: new versions go there
 
 
