@@ -24,6 +24,7 @@ from exporter.rollout_server import (
     default_grpc_url,
     default_metrics_url,
 )
+from stack_settings.control_key import refusal_fix
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -176,11 +177,12 @@ def main(command: str, argv: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - an unreachable server, mostly: name it
         url = server.url if server else (args.url or "TRITON_HOST:TRITON_GRPC_PORT")
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(
-            f"error: {command} of {args.model!r} via Triton at {url}: {first}. Is the server up "
-            f"(explicit model control), and --url / TRITON_HOST:TRITON_GRPC_PORT right?",
-            file=sys.stderr,
+        fix = refusal_fix(str(exc)) or (
+            "Is the server up (explicit model control), and --url / "
+            "TRITON_HOST:TRITON_GRPC_PORT right?"
         )
+        print(f"error: {command} of {args.model!r} via Triton at {url}: {first}. {fix}",
+              file=sys.stderr)  # fmt: skip
         return 2
     finally:
         if server is not None:

@@ -10,6 +10,7 @@ in every element, so each response matches exactly one of them).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -167,3 +168,11 @@ def test_interrupted_rollout_leaves_the_served_version_and_nothing_else(stack, s
     assert [(m["name"], m["version"]) for m in ready] == [(MODEL, "1")]
     history = json.loads((stack.repository / f"{MODEL}.rollout.json").read_text())
     assert history["refused"] == [2] and "interrupted" in history["history"][-1]["reason"]
+
+
+def test_a_wrong_control_key_is_named_with_the_fix(stack, served_v1):
+    env = os.environ | {"TRITON_CONTROL_KEY": "not_the_key_0123456789"}
+    result = run_module("exporter", "rollback", "--model", MODEL, "--repository",
+                        str(stack.repository), "--url", stack.grpc, env=env, check=False)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "needs the control key" in result.stderr and "control.key" in result.stderr
