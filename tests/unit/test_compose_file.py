@@ -188,6 +188,14 @@ def test_model_repository_is_inside_the_mounted_workspace():
     assert "models:/workspace:ro" in services["triton"]["volumes"]
 
 
+def test_exporter_reaches_triton_for_rollouts():
+    """`docker compose run --rm exporter rollout ...` talks to whichever triton answers `triton`."""
+    exporter = compose_yaml()["services"]["exporter"]
+    assert exporter["environment"]["TRITON_HOST"] == "triton"
+    assert exporter["environment"]["TRITON_CONTROL_KEY"].startswith("${TRITON_CONTROL_KEY:?")
+    assert "models:/workspace" in exporter["volumes"]  # writable: new versions go there
+
+
 def test_gpu_profiles_reserve_a_gpu_and_cpu_profile_does_not():
     services = compose_yaml()["services"]
     for name in ("triton", "triton-trt", "triton-nsys", "client"):
