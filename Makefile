@@ -5,7 +5,7 @@ PYTHON_BOOTSTRAP ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down status test lint bench venv clean
+.PHONY: up down status test lint bench venv clean k8s
 
 venv: $(STAMP)
 
@@ -40,3 +40,7 @@ clean: down
 ## benchmarks: floor, serving overhead, sweep, batching, client vs reference -> bench/results/
 bench: venv
 	$(PY) -m bench
+
+## the Helm chart: render each shipped values file -> build/k8s/, validate (no cluster needed)
+k8s: venv
+	$(PY) -m deploy.render
