@@ -18,7 +18,7 @@ def autoscaler(down_window_s: float = 120.0, max_replicas: int = 8) -> Autoscale
         max_replicas=max_replicas,
         target=1.0,
         scale_up=Rules(0, (Policy("Percent", 100, 15), Policy("Pods", 4, 15)), "Max"),
-        scale_down=Rules(down_window_s, (Policy("Percent", 50, 30),), "Max"),
+        scale_down=Rules(down_window_s, (Policy("Percent", 50, 60),), "Max"),
     )
 
 
@@ -65,4 +65,5 @@ def test_scale_down_waits_for_the_window_then_halves_per_period():
         replicas = hpa.step(float(t), replicas, replicas, 0.0)
         history.append((t, replicas))
     assert all(r == 8 for t, r in history if t < 120)
-    assert dict(history)[120] == 4 and dict(history)[150] == 2 and dict(history)[180] == 1
+    assert dict(history)[120] == 4 and dict(history)[165] == 4  # one step per 60 s
+    assert dict(history)[180] == 2 and dict(history)[240] == 1
