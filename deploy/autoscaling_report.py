@@ -1,7 +1,12 @@
-"""The autoscaling simulation's outputs: CSV, plot, summary.json with the verdict."""
+"""The autoscaling simulation's outputs: CSV, plot, summary.json with the verdict.
+
+`python -m deploy.autoscaling_report docs/autoscaling` redraws the plot and the verdict from a
+run's CSV and summary.json, without running the simulation again.
+"""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import math
@@ -87,7 +92,8 @@ def plot(rows: list[dict], args, values: dict, path: Path) -> None:
         axis.axvspan(args.before_s, args.before_s + args.high_s, color="0.92", zorder=0)
         axis.grid(alpha=0.3)
     load.step(t, [r["offered_rps"] for r in rows], where="post", label="offered (all pods)")
-    load.plot(t, [r["per_pod_rps"] for r in rows], label="sent to each ready pod", alpha=0.7)
+    load.step(t, [r["per_pod_rps"] for r in rows], where="post", label="sent to each ready pod",
+              alpha=0.7)  # fmt: skip
     load.plot(t, [r["served_rps"] for r in rows], label="served by the measured pod (Prometheus)")
     load.set_ylabel("requests/s")
     load.legend(loc="upper left", fontsize=8)
@@ -154,3 +160,35 @@ def write(rows: list[dict], segments: dict[float, dict], args, values: dict, out
     print(json.dumps(result, indent=2))
     print(f"wrote {out / 'simulation.csv'}, {out / 'simulation.png'}, {out / 'summary.json'}")
     return result
+
+
+def _number(text: str):
+    if text in ("", "None"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def redraw(out: Path) -> dict:
+    """Plot and verdict again from out/simulation.csv and out/summary.json."""
+    summary = json.loads((out / "summary.json").read_text())
+    with open(out / "simulation.csv", newline="") as handle:
+        rows = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    args = argparse.Namespace(**summary["settings"])
+    values = summary["autoscaling_values"]
+    plot(rows, args, values, out / "simulation.png")
+    summary["verdict"] = verdict(rows, args.p99_budget_ms, int(values["minReplicas"]))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return summary["verdict"]
+
+
+if __name__ == "__main__":
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m deploy.autoscaling_report")
+    parser.add_argument("folder", type=Path, help="a simulation's output folder")
+    result = redraw(parser.parse_args().folder)
+    print(json.dumps(result, indent=2))
+    sys.exit(0 if result["passed"] else 1)
