@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,19 @@ def test_validation_catches_what_a_cluster_would_refuse(helm_binary):
     for what, resource in bad.items():
         assert validate.check(resource), f"{what} passed validation"
     assert "no such API" in str(validate.check(bad["removed API"])[0])
+
+
+def test_packaged_chart_carries_the_linked_files(helm_binary, tmp_path):
+    """files/ links into monitoring/: `helm package` must copy the contents, not the links."""
+    subprocess.run(
+        [str(helm_binary), "package", str(render.CHART), "-d", str(tmp_path)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (archive,) = tmp_path.glob("*.tgz")
+    with tarfile.open(archive) as chart:
+        names = {m.name for m in chart.getmembers() if m.isfile()}
+        rules = chart.extractfile("triton-onnx-stack/files/prometheus-rules/recording.yml")
+        assert (
+            rules is not None and rules.read().decode() == (RULES_DIR / "recording.yml").read_text()
+        )
+    assert "triton-onnx-stack/files/grafana-dashboards/triton.json" in names
