@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 from pathlib import Path
 
 import matplotlib
@@ -18,29 +17,10 @@ matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # noqa: E402
 
 from bench.machine import describe  # noqa: E402
-from deploy.hpa import SYNC_PERIOD_S, TOLERANCE  # noqa: E402
+from deploy.hpa import TOLERANCE  # noqa: E402
 
 # A scale-up within this long after p99 first breaks its budget counts as "when p99 breaks".
 REACTION_S = 45.0
-
-
-def with_segments(rows: list[dict], segments: dict[float, dict]) -> list[dict]:
-    """Each sample with the client p99 of the 15 s segment that was running at its time."""
-    merged = []
-    for row in rows:
-        begun = math.floor(row["t_s"] / SYNC_PERIOD_S) * SYNC_PERIOD_S
-        summary = segments.get(begun, {})
-        merged.append(
-            row
-            | {
-                "client_p99_ms": summary.get("latency_ms", {}).get("p99"),
-                "client_rps": summary.get("throughput_rps"),
-                "client_failed": summary.get("requests_failed"),
-                # could not send its requests within LATE_S of its end: stopped, p99 unknown
-                "client_late": int(bool(summary.get("late"))),
-            }
-        )
-    return merged
 
 
 def reversals(replicas: list[int]) -> int:
@@ -51,7 +31,7 @@ def reversals(replicas: list[int]) -> int:
 
 def verdict(rows: list[dict], budget_ms: float, min_replicas: int) -> dict:
     """Did it scale up when p99 broke its budget, and come back down without flapping?"""
-    over = [r for r in rows if (r["client_p99_ms"] or 0) > budget_ms or r["client_late"]]
+    over = [r for r in rows if (r["client_p99_ms"] or 0) > budget_ms]
     breaches = [r["t_s"] for r in over if r["phase"] == "above"]
     ups = [r["t_s"] for r in rows if r["replicas"] > min_replicas]
     replicas = [r["replicas"] for r in rows]
@@ -79,9 +59,8 @@ def verdict(rows: list[dict], budget_ms: float, min_replicas: int) -> dict:
         "max_replicas": max(replicas),
         "back_to_min_s": back_at,
         "direction_changes": reversals(replicas),
-        # noise: segments over budget while the offered load was below one pod's capacity
+        # noise: samples over budget while the offered load was below one pod's capacity
         "p99_over_budget_below_capacity_s": sorted({r["t_s"] for r in over} - set(breaches)),
-        "failed_requests": sum(max(r["client_failed"] or 0, 0) for r in rows[::3]),
     }
 
 
@@ -117,16 +96,10 @@ def plot(rows: list[dict], args, values: dict, path: Path) -> None:
     ratio.set_yscale("symlog", linthresh=0.1)
     ratio.set_ylabel("queue / compute time")
     ratio.legend(loc="upper right", fontsize=8)
-    latency.plot(t, [r["client_p99_ms"] for r in rows], drawstyle="steps-post",
-                 label="client p99 (per 15 s segment)")  # fmt: skip
+    latency.plot(t, [r["client_p99_ms"] for r in rows], label="client p99 (histogram, rate 1m)")
     latency.plot(
         t, [r["server_p99_ms"] for r in rows], label="server p99 (Triton summary)", alpha=0.7
     )
-    late = [r["t_s"] for r in rows if r["client_late"]]
-    if late:
-        top = max([r["client_p99_ms"] or 0 for r in rows] + [args.p99_budget_ms]) * 1.5
-        latency.plot(late, [top] * len(late), "x", color="C3",
-                     label="segment stopped: could not keep up")  # fmt: skip
     latency.axhline(
         args.p99_budget_ms, color="C3", ls="--", label=f"budget {args.p99_budget_ms:g} ms"
     )
@@ -143,10 +116,10 @@ def plot(rows: list[dict], args, values: dict, path: Path) -> None:
     plt.close(figure)
 
 
-def write(rows: list[dict], segments: dict[float, dict], args, values: dict, out: Path) -> dict:
+def write(rows: list[dict], args, values: dict, out: Path) -> dict:
     """simulation.csv, simulation.png and summary.json under `out`; returns the verdict."""
     out.mkdir(parents=True, exist_ok=True)
-    merged = with_segments(rows, segments)
+    merged = rows
     with open(out / "simulation.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(merged[0]))
         writer.writeheader()

@@ -15,7 +15,6 @@ load average is recorded beside every sample: on a shared machine other work mov
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -30,22 +29,18 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VALUES = PROJECT_ROOT / "deploy" / "helm" / "triton-onnx-stack" / "values.yaml"
 SIGNAL = "pod:nv_inference_queue_compute_ratio:rate1m"
 SAMPLE_S = 5.0
-# A client process needs ~1-2 s to start; each segment runs this much longer so the next one's
-# start-up does not leave a gap in the offered load.
-SEGMENT_OVERLAP_S = 2.0
-# A segment still sending this long after its last scheduled request is stopped: its backlog
-# would otherwise keep landing on the measured pod after more pods are ready to share it.
-LATE_S = 8.0
+# A client asked to stop gets this long to finish its in-flight requests.
+STOP_TIMEOUT_S = 20.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m deploy.simulate_autoscaling")
     parser.add_argument("--model", default="simple_transformer")
     parser.add_argument(
-        "--low-rps", type=float, help="offered load before/after (default: 0.35 x capacity)"
+        "--low-rps", type=float, help="offered load before/after (default: 0.25 x one pod's rate)"
     )
     parser.add_argument(
-        "--high-rps", type=float, help="offered load of the step (default: 2.5 x capacity)"
+        "--high-rps", type=float, help="offered load of the step (default: 2 x one pod's rate)"
     )
     parser.add_argument("--before-s", type=int, default=60)
     parser.add_argument("--high-s", type=int, default=420)
@@ -54,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pod-start-s", type=float, default=30.0, help="new pod to ready")
     parser.add_argument("--concurrency", type=int, default=32, help="client's in-flight cap")
     parser.add_argument("--protocol", default="http")
-    parser.add_argument("--shm", default="none", help="none: segments stop cleanly when late")
+    parser.add_argument("--shm", default="none", help="none: a client stops fast when replaced")
     parser.add_argument("--port-base", type=int, help="Triton, Prometheus ports from here up")
     parser.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "autoscaling")
     args = parser.parse_args(argv)
@@ -82,48 +77,53 @@ class Pod:
     ready_at: float
 
 
-class Segment:
-    """One client process offering `rate` requests/s for SYNC seconds (+ overlap)."""
+class Load:
+    """The client offering `rate` requests/s to the measured pod until stopped.
 
-    def __init__(self, model: str, rate: float, duration: float, report: Path, args):
+    A new process only when the rate changes (a pod became ready, the phase changed): stopping
+    the old one drops what it had not sent yet, as its callers would go elsewhere, and process
+    start-ups stay rare on a 2-core machine. Its latency histogram reaches Prometheus.
+    """
+
+    def __init__(self, args, run_dir: Path):
+        self.args, self.run_dir = args, run_dir
+        self.rate: float | None = None
+        self.process: subprocess.Popen | None = None
+        self.restarts = 0
+
+    def offer(self, rate: float, seconds: float) -> None:
+        """Keep `rate` (a new process if it differs from the current one)."""
+        import stack_settings  # noqa: PLC0415
         from local_stack.client_run import client_command  # noqa: PLC0415
 
-        self.deadline = time.monotonic() + duration + LATE_S
-        self.report = report
-        self.late = False
+        if self.process is not None and self.process.poll() is None and rate == self.rate:
+            return
+        self.stop()
+        report = self.run_dir / "load" / f"{self.restarts:03d}"
+        shutil.rmtree(report, ignore_errors=True)
+        report.mkdir(parents=True)
         command = client_command(
-            model, report, protocol=args.protocol, shm=args.shm,
-            concurrency=args.concurrency, duration_s=duration, warmup=0,
+            self.args.model, report, protocol=self.args.protocol, shm=self.args.shm,
+            concurrency=self.args.concurrency, duration_s=seconds, warmup=0,
+            metrics_port=stack_settings.get_int("CLIENT_METRICS_PORT"),
         )  # fmt: skip
         command += ["--rate", f"{rate:.3f}", "--arrival", "poisson", "--quiet"]
-        shutil.rmtree(report, ignore_errors=True)  # a previous run's summary is not this one's
-        report.mkdir(parents=True)
-        self.log = report / "client.log"
-        with open(self.log, "w") as log:
+        with open(report / "client.log", "w") as log:
             self.process = subprocess.Popen(
                 command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
             )
-
-    def result(self) -> dict | None:
-        """The summary once the process has exited; None while it runs."""
-        if self.process.poll() is None:
-            if not self.late and time.monotonic() > self.deadline:
-                self.late = True
-                self.process.terminate()  # it cleans up and exits 143; collected next time
-            return None
-        if self.late:
-            return {"latency_ms": {}, "requests_failed": 0, "late": True}
-        try:
-            return json.loads((self.report / "summary.json").read_text())[0]
-        except (FileNotFoundError, json.JSONDecodeError, IndexError):
-            error = self.log.read_text(errors="replace")[-300:]
-            return {"latency_ms": {}, "requests_failed": -1, "error": error}
+        self.rate, self.restarts = rate, self.restarts + 1
 
     def stop(self) -> None:
-        """SIGTERM (the client cleans up its shm regions), then wait for it."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=60)
+        """SIGTERM (the client cleans up and exits), SIGKILL if it hangs."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def prometheus_value(base_url: str, promql: str) -> float | None:
@@ -146,17 +146,17 @@ def ensure_repository(repository: Path, model: str) -> None:
 
 
 def calibrate(args, run_dir: Path) -> float:
-    """One pod's capacity now (closed loop, 4 in flight, 15 s): the load steps scale with it."""
+    """One pod's rate now, one request at a time (15 s): the load steps scale with it."""
     from local_stack.client_run import run_client  # noqa: PLC0415
 
     summary = run_client(
         args.model, run_dir / "calibration", protocol=args.protocol, shm=args.shm,
-        concurrency=4, duration_s=15, warmup=1,
+        concurrency=1, duration_s=15, warmup=1,
     )  # fmt: skip
     capacity = summary["throughput_rps"]
     print(f"capacity of one pod now: {capacity:.1f} requests/s (shared machine: it moves)")
-    args.low_rps = args.low_rps or round(0.35 * capacity, 1)
-    args.high_rps = args.high_rps or round(2.5 * capacity, 1)
+    args.low_rps = args.low_rps or round(0.25 * capacity, 1)
+    args.high_rps = args.high_rps or round(2.0 * capacity, 1)
     return capacity
 
 
@@ -169,66 +169,50 @@ def offered_at(t: float, args) -> tuple[str, float]:
     return "below again", args.low_rps
 
 
-def run(args, run_dir: Path, autoscaler, base_url: str) -> tuple[list[dict], dict[float, dict]]:
-    """The simulation loop: a sample every SAMPLE_S, an HPA sync (and a client segment) every
-    SYNC_PERIOD_S. Returns the samples and each segment's client summary by its start time."""
+def run(args, run_dir: Path, autoscaler, base_url: str) -> list[dict]:
+    """The simulation loop: a sample every SAMPLE_S, an HPA sync every SYNC_PERIOD_S."""
     from deploy.hpa import SYNC_PERIOD_S  # noqa: PLC0415
 
     total = args.before_s + args.high_s + args.after_s
     pods = [Pod(ready_at=0.0) for _ in range(autoscaler.min_replicas)]
-    segments: list[tuple[float, Segment]] = []
+    model = f'{{model="{args.model}"}}'
+    queries = {
+        "ratio": f"max({SIGNAL})",
+        "served_rps": f"sum(model:nv_inference_request_success:rate1m{model})",
+        "client_p99_ms": f"max(model:tos_client_request_latency_seconds:p99{model}) * 1000",
+        "server_p99_ms": f"max(model:nv_inference_request_summary_us:p99{model}) / 1000",
+    }
+    load = Load(args, run_dir)
     rows: list[dict] = []
-    finished: dict[float, dict] = {}
-    ratio_of = f"max({SIGNAL})"
-    served_of = f'sum(model:nv_inference_request_success:rate1m{{model="{args.model}"}})'
-    p99_of = f'max(model:nv_inference_request_summary_us:p99{{model="{args.model}"}}) / 1000'
     start = time.monotonic()
     tick = 0
-    desired = len(pods)
     try:
         while (t := tick * SAMPLE_S) <= total:
             time.sleep(max(0.0, start + t - time.monotonic()))
+            values = {name: prometheus_value(base_url, q) for name, q in queries.items()}
             ready = sum(pod.ready_at <= t for pod in pods)
+            if tick % round(SYNC_PERIOD_S / SAMPLE_S) == 0 and values["ratio"] is not None:
+                desired = autoscaler.step(t, len(pods), ready, values["ratio"])
+                pods = pods[:desired]  # sorted by ready time: the unready go first
+                pods += [Pod(t + args.pod_start_s) for _ in range(desired - len(pods))]
+                ready = sum(pod.ready_at <= t for pod in pods)
             phase, offered = offered_at(t, args)
-            ratio = prometheus_value(base_url, ratio_of)
-            if tick % round(SYNC_PERIOD_S / SAMPLE_S) == 0:
-                if ratio is not None:
-                    desired = autoscaler.step(t, len(pods), ready, ratio)
-                    pods = pods[: max(desired, 0)] if desired < len(pods) else pods
-                    pods += [Pod(t + args.pod_start_s) for _ in range(desired - len(pods))]
-                    pods.sort(key=lambda pod: pod.ready_at)  # unready pods go first on scale-down
-                    ready = sum(pod.ready_at <= t for pod in pods)
-                if t < total:
-                    rate = offered / max(ready, 1)
-                    report = run_dir / "segments" / f"{tick:04d}"
-                    duration = SYNC_PERIOD_S + SEGMENT_OVERLAP_S
-                    segments.append((t, Segment(args.model, rate, duration, report, args)))
-            for begun, segment in list(segments):
-                if (summary := segment.result()) is not None:
-                    segments.remove((begun, segment))
-                    finished[begun] = summary
+            if t < total:
+                load.offer(round(offered / max(ready, 1), 3), total - t + 30)
             rows.append({
                 "t_s": t, "phase": phase, "offered_rps": offered, "replicas": len(pods),
                 "ready_replicas": ready, "per_pod_rps": round(offered / max(ready, 1), 3),
-                "served_rps": prometheus_value(base_url, served_of), "ratio": ratio,
-                "server_p99_ms": prometheus_value(base_url, p99_of),
+                **values, "p99_budget_ms": args.p99_budget_ms,
                 "load_average_1m": round(os.getloadavg()[0], 2),
             })  # fmt: skip
+            ratio = values["ratio"]
             print(f"t={t:5.0f}s {phase:11} offered {offered:5.1f}/s pods {len(pods)} "
                   f"(ready {ready}) ratio {ratio if ratio is None else round(ratio, 2)}",
                   flush=True)  # fmt: skip
             tick += 1
-        deadline = time.monotonic() + 60  # the last segments finish their in-flight requests
-        while segments and time.monotonic() < deadline:
-            for begun, segment in list(segments):
-                if (summary := segment.result()) is not None:
-                    segments.remove((begun, segment))
-                    finished[begun] = summary
-            time.sleep(0.5)
     finally:
-        for _, segment in segments:
-            segment.stop()
-    return rows, finished
+        load.stop()
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,12 +237,12 @@ def main(argv: list[str] | None = None) -> int:
             args.capacity_rps = calibrate(args, run_dir)
             prometheus.wait_for(base_url, SIGNAL, bool, timeout=60)
             time.sleep(60)  # the rate1m window forgets the calibration's load
-            rows, segments = run(args, run_dir, autoscaler, base_url)
+            rows = run(args, run_dir, autoscaler, base_url)
         finally:
             prom.stop()
     finally:
         triton.stop()
-    verdict = autoscaling_report.write(rows, segments, args, values, args.output)
+    verdict = autoscaling_report.write(rows, args, values, args.output)
     return 0 if verdict["passed"] else 1
 
 
