@@ -1,7 +1,12 @@
 """`python -m client`: drive a Triton model and report latency and throughput.
 
 python -m client --model NAME --protocol http|grpc --shm none|system|cuda --concurrency N
-                 (--requests N | --duration S) [--rate R] [--verify] [--report DIR]
+                 [--requests N | --duration S | -p MS -s PCT -r N] [--rate R] [--verify]
+                 [--report DIR]
+
+Without --requests or --duration the client measures like perf_analyzer: windows of -p ms
+(5000) until the last 3 agree within -s percent (10), at most -r windows (10); a result that
+never settles is reported UNSTABLE. docs/client-vs-perf_analyzer.md maps every flag.
 
 Sweep: comma lists run every combination in one command, one summary row per step,
 e.g. --protocol http,grpc --shm none,system --concurrency 1,2,4,8,16 --duration 5.
@@ -11,110 +16,29 @@ Exit codes: 0 all requests ok; 1 some requests failed or a region could not be c
 
 from __future__ import annotations
 
-import argparse
 import itertools
+import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 from tqdm import tqdm
 
 import stack_settings
-from client import report
+from client import flags, input_data, pa_export, report, search, server_metrics, stability
 from client.errors import explain
+from client.flags import _choices, _int_list  # noqa: F401 - imported from here by tests
+from client.input_files import InputFileError
 from client.load import LoadProfile, run_load
 from client.metrics import ClientMetrics, MetricsPortError
 from client.model_info import ModelSpecError, from_config
-from client.shm import SHM_MODES, ShmUnavailableError, load_cuda_shm
-from client.transport import PROTOCOLS, InferenceServerException, Transport, default_url
+from client.shm import ShmUnavailableError, load_cuda_shm
+from client.transport import InferenceServerException, Transport, default_url
 from client.verify import NoReference, Reference, ReferenceUnavailableError, model_file
 
 
 class ClientError(RuntimeError):
     """A problem the user must fix before any load can run (exit code 2)."""
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m client",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--model", required=True, help="served model name")
-    p.add_argument("--model-version", default="", help="model version (default: server's choice)")
-    p.add_argument(
-        "--protocol", type=_choices(PROTOCOLS), default=["http"], help="http|grpc or a list"
-    )
-    p.add_argument(
-        "--shm",
-        type=_choices(SHM_MODES),
-        default=["none"],
-        help="data path for inputs/outputs: none|system|cuda or a list",
-    )
-    p.add_argument(
-        "--concurrency",
-        type=_int_list,
-        default=[1],
-        help="requests kept in flight; a list (1,2,4,8) sweeps",
-    )
-    bound = p.add_mutually_exclusive_group(required=True)
-    bound.add_argument("--requests", type=int, help="measured requests in total")
-    bound.add_argument("--duration", type=float, help="measured seconds")
-    p.add_argument(
-        "--rate", type=float, help="target requests/s (open loop, capped by concurrency)"
-    )
-    p.add_argument("--arrival", choices=("constant", "poisson"), default="constant")
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--warmup", type=int, default=1, help="unmeasured requests per worker first")
-    p.add_argument("--verify", action="store_true", help="compare outputs with in-process ORT")
-    p.add_argument("--verify-every", type=int, default=1, help="with --verify: every Nth request")
-    p.add_argument("--url", help="host:port (default from TRITON_HOST and the port settings)")
-    p.add_argument("--model-repository", type=Path, help="for --verify (default $MODEL_REPOSITORY)")
-    p.add_argument(
-        "--report", type=Path, help="folder for summary.json, summary.csv and the latency plot"
-    )
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        default=None,
-        help="serve client metrics here (default CLIENT_METRICS_PORT; 0 = off)",
-    )
-    p.add_argument(
-        "--linger",
-        type=float,
-        default=0.0,
-        help="keep the metrics endpoint up S seconds before and after the run, so Prometheus "
-        "scrapes the counters at 0 and at their final values (short runs)",
-    )
-    p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
-
-
-def _choices(allowed: tuple[str, ...]):
-    """argparse type: one of `allowed` or a comma list of them."""
-
-    def parse(text: str) -> list[str]:
-        values = [v.strip() for v in text.split(",") if v.strip()]
-        bad = [v for v in values if v not in allowed]
-        if bad or not values:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: choose from {', '.join(allowed)} (or a comma list of them)"
-            )
-        return list(dict.fromkeys(values))
-
-    return parse
-
-
-def _int_list(text: str) -> list[int]:
-    """argparse type: N or a comma list N,M,..."""
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected N or a comma list like 1,2,4"
-        ) from None
 
 
 def _validate(args) -> None:
@@ -128,6 +52,10 @@ def _validate(args) -> None:
         raise ClientError(f"--rate must be > 0, got {args.rate}")
     if args.linger < 0:
         raise ClientError(f"--linger must be >= 0, got {args.linger}")
+    try:
+        flags.resolve(args)
+    except ValueError as exc:
+        raise ClientError(str(exc)) from None
 
 
 def _model_info(transport: Transport, args):
@@ -147,7 +75,10 @@ def _model_info(transport: Transport, args):
         except InferenceServerException:
             ready = False
         if not ready:
-            names = transport.model_names(client)
+            try:
+                names = transport.model_names(client)
+            except InferenceServerException as exc:  # the index is a control API (key)
+                names = f"unlisted ({explain(exc)})"
             version = f" version {args.model_version}" if args.model_version else ""
             raise ClientError(
                 f"model {args.model!r}{version} is not ready on {transport.url}; "
@@ -186,12 +117,20 @@ def _targets(args) -> dict:
     for protocol, url in zip(args.protocol, urls, strict=True):
         transport = Transport(protocol, url or default_url(protocol))
         model, config = _model_info(transport, args)
+        model = model.with_shapes(args.shapes)
         model.check_batch_size(args.batch_size)
         targets[protocol] = (transport, model, config)
+    # Read and checked once, before any load (every protocol serves the same model).
+    args.input_sets = input_data.load_input_sets(args.input_data, model, args.batch_size)
+    if args.input_sets and len(args.input_sets) > 1 and set(args.shm) - {"none"}:
+        raise ClientError(
+            f"--input-data gives {len(args.input_sets)} entries, but shared-memory regions hold "
+            f"one input set per worker: use --shm none, or one data entry"
+        )
     return targets
 
 
-def _profile(args, protocol: str, shm: str, concurrency: int) -> LoadProfile:
+def _profile(args, protocol: str, shm: str, concurrency: int, rate) -> LoadProfile:
     return LoadProfile(
         model=args.model,
         protocol=protocol,
@@ -199,30 +138,56 @@ def _profile(args, protocol: str, shm: str, concurrency: int) -> LoadProfile:
         concurrency=concurrency,
         requests=args.requests,
         duration_s=args.duration,
-        rate=args.rate,
+        rate=rate,
         arrival=args.arrival,
         batch_size=args.batch_size,
         warmup_per_worker=args.warmup,
         verify_every=args.verify_every if args.verify else 0,
         timeout_s=args.timeout,
+        intervals_s=args.intervals or None,
+        request_id_prefix=f"{os.getpid()}.{next(_STEP_NUMBERS)}.",
     )
 
 
-def _run_step(profile: LoadProfile, transport, model, reference, metrics, quiet: bool):
+_STEP_NUMBERS = itertools.count()  # request ids stay unique across the steps of one run
+
+
+def _run_step(profile: LoadProfile, transport, model, reference, metrics, args):
+    step = f"{profile.model} {profile.protocol}/{profile.shm} c={profile.concurrency}"
     bar = tqdm(
         total=profile.requests,
-        desc=f"{profile.model} {profile.protocol}/{profile.shm} c={profile.concurrency}",
+        desc=step,
         unit="req",
         file=sys.stderr,
-        disable=True if quiet else None,
+        disable=True if args.quiet else None,
     )  # None: off when not a terminal
-    with bar:
+    with bar, stability.statistics_reader(transport, model, profile.timeout_s) as statistics:
+        controller = None
+        if args.measurement is not None:
+            controller = stability.WindowController(
+                args.measurement,
+                profile.batch_size,
+                statistics,
+                sampler=args.sampler,
+                on_window=None
+                if args.quiet
+                else lambda w: tqdm.write(
+                    f"{step} {stability.describe(w, args.measurement)}", file=sys.stderr
+                ),
+            )
         return run_load(
-            profile, transport, model, reference, metrics, progress=lambda n: bar.update(n - bar.n)
+            profile,
+            transport,
+            model,
+            reference,
+            metrics,
+            progress=lambda n: bar.update(n - bar.n),
+            controller=controller,
+            input_sets=args.input_sets,
         )
 
 
-def _publish(args, summaries: list[dict]) -> None:
+def _publish(args, summaries: list[dict], export: pa_export.ProfileExport) -> None:
     """The printed table, the report files and the error/cleanup lines."""
     print(report.table(summaries))
     for s in summaries:
@@ -236,12 +201,22 @@ def _publish(args, summaries: list[dict]) -> None:
             print(f"{step}: error ({kind}, {count}x): {example}", file=sys.stderr)
         for problem in s["cleanup_problems"]:
             print(f"{step}: cleanup: {problem}", file=sys.stderr)
+        if s["stable"] is False:
+            print(f"{step}: {stability.unstable_message(s)}", file=sys.stderr)
+        for line in report.composing_lines(s):
+            print(f"{step}: {line}")
+        if s.get("server_metrics"):
+            print(f"{step}: {server_metrics.line(s['server_metrics'])}")
     if args.report:
         paths = report.write(summaries, args.report)
         from client.plots import latency_vs_throughput  # noqa: PLC0415 - matplotlib is slow to import
 
         paths += (latency_vs_throughput(summaries, args.report / "latency_vs_throughput.png"),)
         print("report: " + " ".join(map(str, paths)))
+    if args.latency_report_file:
+        print(f"latency report: {pa_export.write_csv(summaries, args.latency_report_file)}")
+    if exported := export.write():
+        print(f"profile export: {exported}")
 
 
 def _print_cleanup(exc: BaseException) -> bool:
@@ -252,11 +227,15 @@ def _print_cleanup(exc: BaseException) -> bool:
     return bool(problems)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, metrics: ClientMetrics | None = None) -> int:
+    """Run the client; `metrics` shares one endpoint across runs (client.service), else its own."""
+    args = flags.parser(__doc__).parse_args(argv)
+    own_metrics = metrics is None
     signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM cleans up like Ctrl-C
-    metrics = None
+    args.sampler = None  # Triton's /metrics sampler, with --collect-metrics
     summaries: list[dict] = []
+    found = None  # the latency-threshold search's result, with -l
+    export = pa_export.ProfileExport(args.profile_export_file)
     code = None
     try:
         _validate(args)
@@ -264,22 +243,36 @@ def main(argv: list[str] | None = None) -> int:
             load_cuda_shm()  # fail before any worker starts, with the reason
         targets = _targets(args)
         reference = _reference(args, next(iter(targets.values()))[2])
-        port = args.metrics_port
-        if port is None:
-            port = stack_settings.get_int("CLIENT_METRICS_PORT", 0)
-        metrics = ClientMetrics(port, stack_settings.get("CLIENT_METRICS_ADDRESS", "127.0.0.1"))
+        args.sampler = server_metrics.start(args, args.model)
+        if own_metrics:
+            port = args.metrics_port
+            if port is None:
+                port = stack_settings.get_int("CLIENT_METRICS_PORT", 0)
+            address = stack_settings.get("CLIENT_METRICS_ADDRESS", "127.0.0.1")
+            metrics = ClientMetrics(port, address)
         for protocol, shm in itertools.product(args.protocol, args.shm):
             metrics.declare(args.model, protocol, shm)
         lingering = args.linger and metrics.server is not None
         if lingering:  # let Prometheus see the counters at 0 before the first request
             time.sleep(args.linger)
-        for protocol, shm, concurrency in itertools.product(
-            args.protocol, args.shm, args.concurrency
-        ):
+
+        def step(protocol: str, shm: str, concurrency: int, rate: float | None) -> dict:
             transport, model, _ = targets[protocol]
-            profile = _profile(args, protocol, shm, concurrency)
-            result = _run_step(profile, transport, model, reference, metrics, args.quiet)
-            summaries.append(report.summarize(result))
+            profile = _profile(args, protocol, shm, concurrency, rate)
+            result = _run_step(profile, transport, model, reference, metrics, args)
+            summaries.append(report.summarize(result, args.percentile))
+            if args.sampler is not None:
+                summaries[-1]["server_metrics"] = server_metrics.for_run(args.sampler, result)
+            export.add(result)
+            return summaries[-1]
+
+        if args.latency_threshold:
+            found = search.for_args(args, step)
+        else:
+            for protocol, shm, concurrency, rate in itertools.product(
+                args.protocol, args.shm, args.concurrency, args.rates
+            ):
+                step(protocol, shm, concurrency, rate)
         if lingering:  # ... and at their final values after the last one
             time.sleep(args.linger)
     except (
@@ -288,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         ShmUnavailableError,
         ReferenceUnavailableError,
         MetricsPortError,
+        server_metrics.MetricsUnavailableError,
+        InputFileError,
         stack_settings.SettingError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -303,10 +298,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: shared-memory regions unregistered and freed", file=sys.stderr)
         code = 143 if isinstance(exc, Terminated) else 130
     finally:
-        if metrics is not None:
+        if own_metrics and metrics is not None:
             metrics.close()
+        if args.sampler is not None:
+            args.sampler.close()
     if summaries:  # an interrupted sweep still reports the steps it finished
-        _publish(args, summaries)
+        _publish(args, summaries, export)
+    if found is not None:
+        print(found.line())
+        if args.report:
+            print(f"report: {search.write(found, args.report)}")
     if code is not None:
         return code
     failed = any(s["requests_failed"] or s["cleanup_problems"] for s in summaries)

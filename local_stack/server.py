@@ -20,6 +20,7 @@ import stack_settings
 from local_stack import backend_dir
 from local_stack.processes import ManagedProcess, busy_ports_message
 from local_stack.triton_command import local_only_args, triton_args
+from stack_settings.control_key import control_headers
 
 
 class ServerStartError(stack_settings.StackError):
@@ -78,6 +79,11 @@ def triton_process(run_dir: Path) -> ManagedProcess:
     return ManagedProcess("tritonserver", run_dir)
 
 
+def trace_file_for(run_dir: Path) -> Path:
+    """Where the local server writes Triton's request traces (when tracing is switched on)."""
+    return run_dir.resolve() / "traces" / "triton_trace.json"
+
+
 def http_url() -> str:
     """Base URL of the local server's HTTP endpoint."""
     return f"http://127.0.0.1:{stack_settings.get_int('TRITON_HTTP_PORT')}"
@@ -94,7 +100,9 @@ def is_ready(url: str | None = None, timeout: float = 2.0) -> bool:
 
 def model_states(url: str | None = None) -> dict[str, str]:
     """{model: state} from the repository index."""
-    request = urllib.request.Request(f"{url or http_url()}/v2/repository/index", method="POST")
+    request = urllib.request.Request(
+        f"{url or http_url()}/v2/repository/index", method="POST", headers=control_headers("http")
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return {m["name"]: m.get("state", "UNKNOWN") for m in json.load(response)}
 
@@ -134,7 +142,13 @@ def start(
         check_stub_environment(env)
     backends = backend_dir.assemble(run_dir)
     binary = backend_dir.pytriton_server_dir() / "bin" / "tritonserver"
-    command = [str(binary), *triton_args(str(model_repository)), *local_only_args(str(backends))]
+    trace_file = trace_file_for(run_dir)
+    trace_file.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(binary),
+        *triton_args(str(model_repository), trace_file=str(trace_file)),
+        *local_only_args(str(backends)),
+    ]
     child = process.start(command, env=env)
     outcome = process.wait_ready(child, is_ready, timeout)
     if outcome == "ready":

@@ -78,7 +78,7 @@ def test_every_alert_has_a_unit_test():
     assert alerts == tested == firing
 
 
-def test_local_config_differs_from_compose_only_in_targets_and_rule_paths():
+def test_local_config_differs_from_compose_only_in_targets_rule_paths_and_alerting():
     compose = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     local = yaml.safe_load(
         prometheus.render_config(prometheus.local_targets(18002, 19100, "127.0.0.1"))
@@ -92,6 +92,11 @@ def test_local_config_differs_from_compose_only_in_targets_and_rule_paths():
         for job in config["scrape_configs"]:
             job.pop("static_configs")
         config.pop("rule_files")
+    # compose sends alerts to its alertmanager service; the local path has none.
+    assert compose.pop("alerting")["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "alertmanager:9093"
+    ]
+    assert "alerting" not in local
     assert local == compose
     assert compose["global"]["scrape_interval"] == "1s"  # fits a benchmark of seconds
 
