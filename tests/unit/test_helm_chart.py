@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import tarfile
 from pathlib import Path
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "monitoring" / "prometheus" / "rules"
 DASHBOARDS_DIR = ROOT / "monitoring" / "grafana" / "dashboards"
 VALUES = {path.name: path for path in render.values_files()}
+KEY_REFERENCE = "$(TRITON_CONTROL_KEY)"
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,13 @@ def settings_from_env_file_only(monkeypatch):
     """Compare against .env itself: other tests' fixtures export their own ports."""
     for name in stack_settings.parse_env_file(ROOT / ".env"):
         monkeypatch.delenv(name, raising=False)
+
+
+def size_bytes(size: str) -> int:
+    """Docker's 2g / 2gb and Kubernetes' 2Gi (both binary units) in bytes."""
+    match = re.fullmatch(r"(\d+)\s*([kmg]?)(i?b?)", size.strip().lower())
+    assert match, f"unknown size {size!r}"
+    return int(match[1]) * 1024 ** " kmg".index(match[2] or " ")
 
 
 def rendered(values_name: str, *extra: str) -> list[dict]:
@@ -66,17 +75,19 @@ def test_every_values_file_renders_and_validates(helm_binary, values_name):
 
 
 @pytest.mark.parametrize("values_name", sorted(VALUES))
-def test_triton_flags_are_triton_args(helm_binary, monkeypatch, values_name):
-    # The chart passes the key from its Secret through Kubernetes' $(VAR) expansion; were
-    # triton_args() to carry the key (issue 16), it must come out as that same reference.
-    monkeypatch.setenv("TRITON_CONTROL_KEY", "$(TRITON_CONTROL_KEY)")
+def test_triton_flags_are_triton_args(helm_binary, values_name):
     resources = rendered(values_name)
-    args = triton_container(resources)["args"]
+    container = triton_container(resources)
+    args = container["args"]
     repository = args[0].removeprefix("--model-repository=")
     values = yaml.safe_load(VALUES["values.yaml"].read_text())
     cluster_only = [f"--exit-timeout-secs={values['triton']['drain']['exitTimeoutSeconds']}"]
-    assert args == [*triton_args(repository), *cluster_only]
-    assert triton_container(resources)["command"] == ["tritonserver"]
+    # The key: Kubernetes puts the Secret's value where $(TRITON_CONTROL_KEY) stands.
+    expected = [*triton_args(repository, control_key=KEY_REFERENCE), *cluster_only]
+    assert args == expected, "triton.args in values.yaml differ from triton_args(): update them"
+    assert container["command"] == ["tritonserver"]
+    key = next(e for e in container["env"] if e["name"] == "TRITON_CONTROL_KEY")
+    assert key["valueFrom"]["secretKeyRef"]["key"] == "control-key"
 
 
 def test_chart_defaults_match_env_file(helm_binary):
@@ -97,8 +108,7 @@ def test_chart_defaults_match_env_file(helm_binary):
         v for v in one(resources, "Deployment")["spec"]["template"]["spec"]["volumes"]
         if v["name"] == "dshm"
     )  # fmt: skip
-    # compose's SHM_SIZE=2gb is binary gigabytes (Docker's units), i.e. 2Gi
-    assert shm["emptyDir"]["sizeLimit"] == env["SHM_SIZE"].lower().replace("gb", "Gi")
+    assert size_bytes(shm["emptyDir"]["sizeLimit"]) == size_bytes(env["SHM_SIZE"])
 
 
 def test_probes_and_drain(helm_binary):
