@@ -86,6 +86,13 @@ class Transport:
             stats = self.as_dict(client.get_inference_statistics(model, version))
         return stats["model_stats"][0] if stats.get("model_stats") else {}
 
+    def response_version(self, result) -> str:
+        """The model version that answered (rollouts: which one served this request)."""
+        response = result.get_response()
+        if isinstance(response, dict):
+            return str(response.get("model_version", ""))
+        return response.model_version
+
     def infer_input(self, name: str, shape: list[int], datatype: str, data: np.ndarray | None):
         tensor = self.module.InferInput(name, shape, datatype)
         if data is not None:

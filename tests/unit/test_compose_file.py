@@ -188,6 +188,14 @@ def test_model_repository_is_inside_the_mounted_workspace():
     assert "models:/workspace:ro" in services["triton"]["volumes"]
 
 
+def test_exporter_reaches_triton_for_rollouts():
+    """`docker compose run --rm exporter rollout ...` talks to whichever triton answers `triton`."""
+    exporter = compose_yaml()["services"]["exporter"]
+    assert exporter["environment"]["TRITON_HOST"] == "triton"
+    assert exporter["environment"]["TRITON_CONTROL_KEY"].startswith("${TRITON_CONTROL_KEY:?")
+    assert "models:/workspace" in exporter["volumes"]  # writable: new versions go there
+
+
 def test_gpu_profiles_reserve_a_gpu_and_cpu_profile_does_not():
     services = compose_yaml()["services"]
     for name in ("triton", "triton-trt", "triton-nsys", "client"):
@@ -211,8 +219,12 @@ def test_bind_mounted_paths_exist():
 
 
 def dockerfile_copies(dockerfile: Path) -> list[str]:
+    """COPY sources, with ${ARG} replaced by the ARG's default (the build as compose runs it)."""
+    text = dockerfile.read_text()
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.MULTILINE))
+    text = re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)), text)
     sources = []
-    for line in dockerfile.read_text().splitlines():
+    for line in text.splitlines():
         words = line.split()
         if words and words[0] == "COPY" and not any(w.startswith("--from") for w in words):
             sources += [w for w in words[1:-1] if not w.startswith("--")]
