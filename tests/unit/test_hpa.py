@@ -67,3 +67,34 @@ def test_scale_down_waits_for_the_window_then_halves_per_period():
     assert all(r == 8 for t, r in history if t < 120)
     assert dict(history)[120] == 4 and dict(history)[165] == 4  # one step per 60 s
     assert dict(history)[180] == 2 and dict(history)[240] == 1
+
+
+def queueing_run(autoscaler: Autoscaler, high_s: int = 900) -> list[int]:
+    """Replicas per sync for a model pod: capacity 20/s, ratio ~ rho/(1-rho) seen through a 1m
+    window (the recording rule's), new pods ready after 30 s; load 7/s, 50/s for high_s, 7/s."""
+
+    def ratio(rho: float) -> float:
+        return 6.0 if rho >= 0.97 else min(6.0, 0.6 * rho / (1 - rho))
+
+    ready_at, seen, replicas = [0.0], [], []
+    for t in range(90 + high_s + 400):
+        offered = 50.0 if 90 <= t < 90 + high_s else 7.0
+        ready = sum(r <= t for r in ready_at)
+        seen.append(ratio(offered / max(ready, 1) / 20.0))
+        if t % 15 == 0:
+            window = seen[-60:]
+            desired = autoscaler.step(t, len(ready_at), ready, sum(window) / len(window))
+            ready_at = sorted(ready_at)[:desired] + [t + 30.0] * (desired - len(ready_at))
+            replicas.append(len(ready_at))
+    return replicas
+
+
+def test_chart_scale_down_settles_under_steady_load_where_30s_steps_flap():
+    from deploy.autoscaling_report import reversals  # noqa: PLC0415
+
+    values = yaml.safe_load(VALUES.read_text())["autoscaling"]
+    chart = queueing_run(Autoscaler.from_values(values))
+    assert reversals(chart) == 1 and chart[-1] == 1, chart
+    faster = Autoscaler.from_values(values)
+    faster.scale_down = Rules(faster.scale_down.window_s, (Policy("Percent", 50, 30),), "Max")
+    assert reversals(queueing_run(faster)) > 2  # steps faster than the 1m window can show
