@@ -247,4 +247,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from stack_settings import StackError
+
+    try:
+        sys.exit(main())
+    except StackError as error:  # no prometheus, a taken port, a server that did not start
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
