@@ -11,7 +11,7 @@ LOCK := requirements/all.lock
 TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 LOCK_TARGET := import platform, sys; sys.exit(sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64")
 
-.PHONY: up down status test lint bench venv clean images prereqs lock rotate-key
+.PHONY: up down status test lint bench venv clean images prereqs lock rotate-key k8s
 
 venv: $(STAMP)
 
@@ -82,3 +82,7 @@ bench: venv
 .PHONY: profile
 profile: venv
 	$(PY) -m profiling $(PROFILE_ARGS)
+
+## the Helm chart: render each shipped values file -> build/k8s/, validate (no cluster needed)
+k8s: venv
+	$(PY) -m deploy.render

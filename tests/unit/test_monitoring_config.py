@@ -53,8 +53,11 @@ def test_promtool_accepts_the_rendered_local_config(tmp_path):
 
 
 @needs_promtool
-def test_promtool_alert_unit_tests_pass():
-    result = _promtool("test", "rules", str(PROMETHEUS_DIR / "tests" / "alerts_test.yml"))
+@pytest.mark.parametrize(
+    "rule_test", sorted((PROMETHEUS_DIR / "tests").glob("*_test.yml")), ids=lambda p: p.name
+)
+def test_promtool_rule_unit_tests_pass(rule_test):
+    result = _promtool("test", "rules", str(rule_test))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
