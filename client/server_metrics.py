@@ -113,6 +113,17 @@ class MetricsSampler:
         self._stop.set()
         self._thread.join(timeout=10)
 
+    def _latest_summaries(self, inside: list[dict]) -> dict:
+        """The window's last latency summaries; a short window's samples may all predate the
+        first observation (NaN quantiles), so then one scrape now, which covers its requests."""
+        found = next((s["summary_us"] for s in reversed(inside) if s["summary_us"]), None)
+        if found is None:
+            try:
+                found = self._scrape()["summary_us"]
+            except MetricsUnavailableError:
+                found = {}
+        return found
+
     def window(self, start_ns: int, end_ns: int) -> dict:
         """Averages and peaks of the samples in [start, end); the latest before, if none."""
         inside = [s for t, s in list(self.samples) if start_ns <= t < end_ns]
@@ -124,7 +135,7 @@ class MetricsSampler:
             "samples": len(inside),
             "gpu": {g: _aggregate([s["gpu"].get(g, {}) for s in inside]) for g in gpus} or None,
             "cpu": _aggregate([s["cpu"] for s in inside]) or None,
-            "summary_us": inside[-1]["summary_us"] if inside else {},
+            "summary_us": self._latest_summaries(inside),
         }
         if not gpus:
             result["gpu_note"] = (
