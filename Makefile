@@ -42,15 +42,15 @@ lock: venv
 
 ## new control-API key; a running local server restarts with it (docs/security.md)
 rotate-key: venv
-	$(PY) -m local_stack key rotate
+	$(PY) -m launcher key rotate
 
 ## export -> serve -> load -> report (Docker Compose on a GPU host, else the local path)
 up: venv
-	$(PY) -m local_stack.launch up
+	$(PY) -m launcher up
 
 ## stop everything `make up` started (safe to run twice)
 down:
-	@if [ -x $(PY) ]; then $(PY) -m local_stack.launch down; else echo "nothing to stop (no $(VENV))"; fi
+	@if [ -x $(PY) ]; then $(PY) -m launcher down; else echo "nothing to stop (no $(VENV))"; fi
 
 status: venv
 	$(PY) -m local_stack status

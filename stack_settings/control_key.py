@@ -96,7 +96,7 @@ def check_key(key: str, source: str) -> str:
         raise ControlKeyError(
             f"{source}: the control key must be at least 16 characters of A-Z a-z 0-9 _ - "
             f"(it goes into Triton's --http-restricted-api flag and a request header). "
-            f"Generate one: python -m local_stack key rotate"
+            f"Generate one: python -m launcher key rotate"
         )
     return key
 
@@ -106,7 +106,7 @@ def _check_file_mode(path: Path) -> None:
     if mode & 0o077:
         raise ControlKeyError(
             f"control key file {path} (CONTROL_KEY_FILE) has mode {mode:04o}: others can read the "
-            f"key. Run: chmod 600 {path}  (or rotate it: python -m local_stack key rotate)"
+            f"key. Run: chmod 600 {path}  (or rotate it: python -m launcher key rotate)"
         )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack import compose_stack, triton_metrics
+from launcher import compose_runner, triton_metrics
 from stack_settings.control_key import ensure_control_key
 from tests.conftest import PORT_BASE, PROJECT_ROOT
 from tests.stack import RunningStack, exported
@@ -42,14 +42,14 @@ READY_TIMEOUT_S = 1200.0  # first run on 2 cores: images (cached by `make images
 
 def missing_requirement() -> str | None:
     """Why the compose stack cannot run here, or None (the cpu profile needs no GPU)."""
-    return compose_stack.docker_engine_problem()
+    return compose_runner.docker_engine_problem()
 
 
 def compose_files() -> list[Path]:
     """compose.yaml, the no-registry file where Docker Hub does not answer, the test override."""
-    files = [compose_stack.COMPOSE_FILE]
-    if compose_stack.registry_problem(os.environ.get("PYTHON_IMAGE") or _env("PYTHON_IMAGE")):
-        files.append(compose_stack.NO_REGISTRY_FILE)
+    files = [compose_runner.COMPOSE_FILE]
+    if compose_runner.registry_problem(os.environ.get("PYTHON_IMAGE") or _env("PYTHON_IMAGE")):
+        files.append(compose_runner.NO_REGISTRY_FILE)
     return [*files, E2E_FILE]
 
 
@@ -99,7 +99,7 @@ def e2e_environment(repository, stack_environment, tmp_path_factory):
         # compose.yaml requires it; the tests' control_headers() read the same key (run dir file)
         "TRITON_CONTROL_KEY": ensure_control_key(),
     }
-    # compose_stack's helpers (and `docker compose` itself) read the files and project from here.
+    # compose_runner's helpers (and `docker compose` itself) read the files and project from here.
     values["COMPOSE_FILE"] = os.pathsep.join(str(p) for p in compose_files())
     values["COMPOSE_PROJECT_NAME"] = PROJECT_NAME
     return values
@@ -107,7 +107,7 @@ def e2e_environment(repository, stack_environment, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def in_e2e_environment(request):
-    """Each e2e test runs with the e2e settings exported (compose_stack's helpers read them)."""
+    """Each e2e test runs with the e2e settings exported (compose_runner's helpers read them)."""
     if missing_requirement():
         yield
         return
@@ -135,7 +135,7 @@ def docker_compose_project_name() -> str:
 @pytest.fixture(scope="session")
 def docker_setup(e2e_environment) -> list[str]:
     """Images first (`make images` where no registry answers: cached, seconds), then up."""
-    if str(compose_stack.NO_REGISTRY_FILE) in e2e_environment["COMPOSE_FILE"]:
+    if str(compose_runner.NO_REGISTRY_FILE) in e2e_environment["COMPOSE_FILE"]:
         subprocess.run([str(PROJECT_ROOT / "docker" / "build-images.sh")], check=True)
         return ["up -d"]
     return ["up --build -d"]
@@ -155,7 +155,7 @@ def _ready(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def compose_stack_running(request) -> RunningStack:
+def compose_runner_running(request) -> RunningStack:
     """The compose stack, up, its client's load runs over (client healthy, still scrapeable)."""
     problem = missing_requirement()
     if problem:
@@ -176,7 +176,7 @@ def _bring_up(request, repository: Path) -> RunningStack:
     services.wait_until_responsive(
         check=lambda: _ready(f"http://{http}/v2/health/ready"), timeout=READY_TIMEOUT_S, pause=2
     )
-    compose_stack.wait_for_client("client-cpu", "triton-cpu", timeout_s=READY_TIMEOUT_S)
+    compose_runner.wait_for_client("client-cpu", "triton-cpu", timeout_s=READY_TIMEOUT_S)
     metrics_url = f"http://127.0.0.1:{E2E_PORTS['TRITON_METRICS_PORT']}/metrics"
     SNAPSHOT["triton_success"] = triton_metrics.per_model(
         "nv_inference_request_success", triton_metrics.read_samples(metrics_url)
@@ -190,9 +190,9 @@ def _bring_up(request, repository: Path) -> RunningStack:
 
 
 @pytest.fixture(scope="session")
-def stack(compose_stack_running) -> RunningStack:
+def stack(compose_runner_running) -> RunningStack:
     """Overrides tests/conftest.py's local stack: same assertions, compose underneath."""
-    return compose_stack_running
+    return compose_runner_running
 
 
 @pytest.fixture(scope="session")
@@ -203,7 +203,7 @@ def prometheus_base() -> str:
 def compose(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
     """`docker compose` on the e2e project (files and project from the e2e environment)."""
     return subprocess.run(
-        [*compose_stack.compose_command(), *args],
+        [*compose_runner.compose_command(), *args],
         capture_output=True,
         text=True,
         check=check,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack import compose_stack, prometheus
+from launcher import compose_runner, prometheus
 from tests.conftest import PORT_BASE
 from tests.e2e.conftest import compose
 from tests.reliability.cli_runs import scrape, start_client, summary, wait_for_answers
@@ -34,8 +34,8 @@ def reports(stack, e2e_environment) -> Path:
 
 
 def test_exporter_exited_zero_and_triton_is_healthy(stack):
-    assert compose_stack.container_state("exporter")["ExitCode"] == 0
-    assert compose_stack.container_state("triton-cpu")["Health"]["Status"] == "healthy"
+    assert compose_runner.container_state("exporter")["ExitCode"] == 0
+    assert compose_runner.container_state("triton-cpu")["Health"]["Status"] == "healthy"
 
 
 def test_client_container_outputs_equal_onnxruntime_over_system_shm(reports):
@@ -141,7 +141,7 @@ def test_alert_reaches_alertmanager_when_triton_stops(stack):
             pytest.fail(f"no TritonDown delivered to alert-log: {delivered_alerts()}")
     finally:
         compose("start", "triton-cpu")
-        compose_stack.wait_for_client("client-cpu", "triton-cpu", timeout_s=300)
+        compose_runner.wait_for_client("client-cpu", "triton-cpu", timeout_s=300)
         _wait_healthy("triton-cpu")
 
 
@@ -161,7 +161,7 @@ def _epoch(timestamp: str) -> float:
 
 def _wait_healthy(service: str, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
-    while compose_stack.container_state(service).get("Health", {}).get("Status") != "healthy":
+    while compose_runner.container_state(service).get("Health", {}).get("Status") != "healthy":
         assert time.monotonic() < deadline, f"{service} not healthy again"
         time.sleep(2)
 
@@ -201,8 +201,8 @@ def test_a_model_that_fails_to_load_keeps_triton_unready_naming_the_reason(side_
     (broken / "model.onnx").write_bytes(b"this is not an onnx file")
     (broken.parent / "config.pbtxt").write_text('backend: "onnxruntime"\nmax_batch_size: 4\n')
     compose("up", "--detach", "--no-deps", "triton-cpu")
-    with pytest.raises(compose_stack.ComposeError) as failure:
-        compose_stack.wait_for_client("client-cpu", "triton-cpu", timeout_s=300)
+    with pytest.raises(compose_runner.ComposeError) as failure:
+        compose_runner.wait_for_client("client-cpu", "triton-cpu", timeout_s=300)
     message = str(failure.value)
     assert "broken_model" in message and "docker compose logs triton-cpu" in message
     assert "broken_model" in compose("logs", "triton-cpu").stdout
@@ -213,9 +213,9 @@ def test_a_failing_exporter_keeps_triton_from_starting(side_project):
         result = compose("up", "--detach", "triton-cpu", check=False)
         assert result.returncode != 0
         assert "exporter" in result.stderr
-        assert compose_stack.container_state("triton-cpu").get("Status") != "running"
-        with pytest.raises(compose_stack.ComposeError, match="the exporter exited"):
-            compose_stack.wait_for_client("client-cpu", "triton-cpu", timeout_s=120)
+        assert compose_runner.container_state("triton-cpu").get("Status") != "running"
+        with pytest.raises(compose_runner.ComposeError, match="the exporter exited"):
+            compose_runner.wait_for_client("client-cpu", "triton-cpu", timeout_s=120)
     assert "CNN_HEIGHT" in compose("logs", "exporter").stdout
 
 

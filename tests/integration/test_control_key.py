@@ -247,7 +247,7 @@ def test_rotate_key_restarts_a_running_server_with_the_new_key(tmp_path):
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert (_index_status(http, None), _index_status(http, old)) == (403, 200)
 
-        rotated = run_module("local_stack", "key", "rotate", env=env, timeout=300)
+        rotated = run_module("launcher", "key", "rotate", env=env, timeout=300)
         assert "restarting the local tritonserver" in rotated.stdout
         new = key_file.read_text().strip()
         assert new != old and stat.S_IMODE(key_file.stat().st_mode) == 0o600

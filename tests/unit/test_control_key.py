@@ -68,7 +68,7 @@ def test_rotation_replaces_the_key_and_keeps_it_private(key_file):
 def test_rotate_command_writes_a_new_key(key_file, tmp_path):
     old = ensure_control_key()
     env = os.environ | {"STACK_RUN_DIR": str(tmp_path / "run")}  # no local server there
-    result = run_module("local_stack", "key", "rotate", env=env, timeout=120)
+    result = run_module("launcher", "key", "rotate", env=env, timeout=120)
     assert str(key_file) in result.stdout and "no local tritonserver running" in result.stdout
     assert ensure_control_key() != old and mode(key_file) == 0o600
 

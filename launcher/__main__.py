@@ -1,6 +1,6 @@
 """`make up` / `make down`: Docker Compose wherever an engine answers, else the local path.
 
-python -m local_stack.launch up|down
+python -m launcher up|down, or key rotate|path (the control-API key: launcher/key_command.py)
 """
 
 from __future__ import annotations
@@ -11,20 +11,20 @@ import time
 from pathlib import Path
 
 import stack_settings
-from local_stack import compose_stack
+from launcher import compose_runner, key_command
 
 
 def up() -> int:
     """Pick the path (printed with its reason) and run it."""
     runner = stack_settings.get("STACK_RUNNER", "auto")
-    engine = None if runner == "local" else compose_stack.docker_engine_problem()
-    gpu = compose_stack.gpu_problem() if engine is None and runner != "local" else None
-    choice = compose_stack.choose_path(engine, gpu, runner)
+    engine = None if runner == "local" else compose_runner.docker_engine_problem()
+    gpu = compose_runner.gpu_problem() if engine is None and runner != "local" else None
+    choice = compose_runner.choose_path(engine, gpu, runner)
     print(f"==> {choice.reason}", flush=True)
     if choice.use_compose:
         runs = stack_settings.get_path("STACK_RUN_DIR")
         report_dir = runs / "reports" / f"compose-{time.strftime('%Y%m%d-%H%M%S')}"
-        return compose_stack.up(report_dir, choice)
+        return compose_runner.up(report_dir, choice)
     from local_stack import pipeline  # noqa: PLC0415 (the local path's imports only when used)
 
     return pipeline.up()
@@ -33,9 +33,9 @@ def up() -> int:
 def down() -> int:
     """Stop the compose stack when one exists, and the local server; safe to run twice."""
     status = 0
-    if compose_stack.is_running():
+    if compose_runner.is_running():
         print("==> docker compose down", flush=True)
-        status = compose_stack.down()
+        status = compose_runner.down()
     from local_stack import pipeline  # noqa: PLC0415
 
     return pipeline.down() or status
@@ -61,8 +61,23 @@ def run(command: str) -> int:
     return 1
 
 
+def run_key(command: str) -> int:
+    """`key rotate|path`; a bad key file's message names the fix."""
+    try:
+        return key_command.COMMANDS[command]()
+    except stack_settings.StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
-        print(f"usage: python -m local_stack.launch {{{'|'.join(COMMANDS)}}}", file=sys.stderr)
+    args = sys.argv[1:]
+    if args[:1] == ["key"] and len(args) == 2 and args[1] in key_command.COMMANDS:
+        raise SystemExit(run_key(args[1]))
+    if len(args) != 1 or args[0] not in COMMANDS:
+        keys = "|".join(key_command.COMMANDS)
+        print(
+            f"usage: python -m launcher {{{'|'.join(COMMANDS)}}} | key {{{keys}}}", file=sys.stderr
+        )
         raise SystemExit(2)
-    raise SystemExit(run(sys.argv[1]))
+    raise SystemExit(run(args[0]))

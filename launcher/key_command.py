@@ -1,9 +1,10 @@
-"""`python -m local_stack key rotate|path` (`make rotate-key`): the control-API key's one command."""
+"""`python -m launcher key rotate|path` (`make rotate-key`): the control-API key's one command."""
 
 from __future__ import annotations
 
 import stack_settings
-from local_stack import compose_stack, server
+from launcher import compose_runner
+from local_stack import server
 from stack_settings.control_key import control_key_file, rotate_control_key
 
 
@@ -20,7 +21,7 @@ def rotate() -> int:
         print(f"ready: {server.http_url()}; the old key is refused from now on")
     else:
         print("no local tritonserver running: the next `make up` starts it with the new key")
-    if compose_stack.is_running():
+    if compose_runner.is_running():
         print(
             "the compose stack still runs with the old key: `make up` re-creates triton and the "
             f"client with the new one (by hand: TRITON_CONTROL_KEY=$(cat {path}) docker compose up -d)"
@@ -29,7 +30,7 @@ def rotate() -> int:
 
 
 def path() -> int:
-    """Print where the key file is (for scripts: `cat $(python -m local_stack key path)`)."""
+    """Print where the key file is (for scripts: `cat $(python -m launcher key path)`)."""
     print(control_key_file())
     return 0
 
