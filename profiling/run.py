@@ -16,7 +16,7 @@ from profiling import chrome, client_times, driver, ort_trace, plot, summary, tr
 from profiling.errors import ProfilingError
 from profiling.ort_switch import ort_profiling
 from profiling.timeline import build, unmatched_runs
-from profiling.trace_api import indexed_files, server_path_here, trace_file, tracing
+from profiling.trace_api import indexed_files, new_files, server_path_here, trace_file, tracing
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def profile_model(
     ids = {c.id for c in client_times.load(client_file)[0]}
 
     def complete_records():
-        files = sorted(indexed_files(local_trace) - known)
+        files = new_files(known, indexed_files(local_trace))
         records = triton_trace.read([Path(f) for f in files])
         mine = [r for r in records.values() if r.request_id in ids]
         return (files, mine) if len(mine) >= len(ids) and all(r.complete for r in mine) else None

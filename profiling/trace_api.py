@@ -45,11 +45,22 @@ def trace_file(url: str, model: str) -> str:
     return path
 
 
-def indexed_files(local_trace_file: str) -> set[str]:
-    """The `<trace file>.<n>` files Triton has written so far (one per log_frequency batch)."""
-    return {
-        p for p in glob.glob(glob.escape(local_trace_file) + ".*") if p.rsplit(".", 1)[1].isdigit()
-    }
+def indexed_files(local_trace_file: str) -> dict[str, tuple[int, int]]:
+    """The `<trace file>.<n>` files Triton has written so far (one per log_frequency batch), with
+    their (mtime, size): a restarted server numbers from 0 again and overwrites earlier files, so
+    a file is new when its stamp changed, not only when its name did."""
+    stamps = {}
+    for path in glob.glob(glob.escape(local_trace_file) + ".*"):
+        if path.rsplit(".", 1)[1].isdigit():
+            with contextlib.suppress(FileNotFoundError):
+                info = os.stat(path)
+                stamps[path] = (info.st_mtime_ns, info.st_size)
+    return stamps
+
+
+def new_files(before: dict[str, tuple[int, int]], now: dict[str, tuple[int, int]]) -> list[str]:
+    """Files written (or rewritten) since `before` was taken."""
+    return sorted(path for path, stamp in now.items() if before.get(path) != stamp)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,8 @@
 # Same wheel/venv variables as scripts/gpu-check.sh (GPU_CHECK_WHEELS, GPU_CHECK_VENV,
 # GPU_CHECK_WORK). PROFILE_REQUESTS (default 30) traced requests per model.
 # GPU_CHECK_CPU_SMOKE=1: the same on a machine without a GPU (KIND_CPU, system shm and none).
+# DEVICE_IO=off: the built-in models take the host data path (the "before" of issue 18: CUDA shm
+# inputs copied device -> host -> device); PROFILE_SHMS overrides which shm modes are profiled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out_dir=${1:-${OUT:-/tmp/gpu-profile-out}}
@@ -27,9 +29,16 @@ if [ "${GPU_CHECK_CPU_SMOKE:-0}" = 1 ]; then
 else
   export INSTANCE_KIND=KIND_GPU; shms="cuda system"
 fi
+shms=${PROFILE_SHMS:-$shms}
 trap '"$py" -m local_stack down >/dev/null 2>&1 || true; cp -f "$work/run/logs/tritonserver.log" "$out_dir/" 2>/dev/null || true' EXIT
 echo "==> export ($INSTANCE_KIND)"
 "$py" -m exporter --repository "$MODEL_REPOSITORY" 2>&1 | tail -8
+if [ -n "${DEVICE_IO:-}" ]; then
+  for model in simple_cnn simple_transformer; do
+    printf '\nparameters { key: "device_io" value: { string_value: "%s" } }\n' "$DEVICE_IO" \
+      >>"$MODEL_REPOSITORY/$model/config.pbtxt"
+  done
+fi
 echo "==> serve"
 "$py" -m local_stack serve
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out_dir/gpu.txt" || true

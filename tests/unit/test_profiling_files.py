@@ -155,3 +155,24 @@ def test_requests_without_ids_are_matched_by_order(tmp_path):
     anonymous = [ClientRequest(f"#{n}", c.send_ns, c.recv_ns) for n, c in enumerate(clients)]
     timelines, _ = build(anonymous, records, [], MONOTONIC)
     assert [t.triton.request_id for t in timelines] == ["a", "b"]
+
+
+def test_trace_files_rewritten_by_a_restarted_server_count_as_new(tmp_path):
+    """A restarted Triton numbers its trace files from 0 again: same names, new contents."""
+    import os  # noqa: PLC0415
+
+    from profiling.trace_api import indexed_files, new_files  # noqa: PLC0415
+
+    trace = tmp_path / "triton_trace.json"
+    old = tmp_path / "triton_trace.json.0"
+    old.write_text("[]")
+    os.utime(old, ns=(1_000_000_000, 1_000_000_000))
+    before = indexed_files(str(trace))
+    assert new_files(before, indexed_files(str(trace))) == []
+    old.write_text('[{"id": 1}]')  # the new server's first file, same name
+    (tmp_path / "triton_trace.json.1").write_text("[]")
+    (tmp_path / "triton_trace.json.tmp").write_text("not an index")
+    assert set(new_files(before, indexed_files(str(trace)))) == {
+        str(old),
+        str(tmp_path / "triton_trace.json.1"),
+    }
