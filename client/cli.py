@@ -1,7 +1,12 @@
 """`python -m client`: drive a Triton model and report latency and throughput.
 
 python -m client --model NAME --protocol http|grpc --shm none|system|cuda --concurrency N
-                 (--requests N | --duration S) [--rate R] [--verify] [--report DIR]
+                 [--requests N | --duration S | -p MS -s PCT -r N] [--rate R] [--verify]
+                 [--report DIR]
+
+Without --requests or --duration the client measures like perf_analyzer: windows of -p ms
+(5000) until the last 3 agree within -s percent (10), at most -r windows (10); a result that
+never settles is reported UNSTABLE. docs/client-vs-perf_analyzer.md maps every flag.
 
 Sweep: comma lists run every combination in one command, one summary row per step,
 e.g. --protocol http,grpc --shm none,system --concurrency 1,2,4,8,16 --duration 5.
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import signal
 import sys
 import time
@@ -21,8 +27,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 import stack_settings
-from client import report
+from client import input_data, pa_export, report, search, stability
 from client.errors import explain
+from client.input_files import InputFileError
 from client.load import LoadProfile, run_load
 from client.metrics import ClientMetrics, MetricsPortError
 from client.model_info import ModelSpecError, from_config
@@ -58,9 +65,9 @@ def _parser() -> argparse.ArgumentParser:
         default=[1],
         help="requests kept in flight; a list (1,2,4,8) sweeps",
     )
-    bound = p.add_mutually_exclusive_group(required=True)
-    bound.add_argument("--requests", type=int, help="measured requests in total")
-    bound.add_argument("--duration", type=float, help="measured seconds")
+    bound = p.add_mutually_exclusive_group()
+    bound.add_argument("--requests", type=int, help="measured requests in total (one fixed run)")
+    bound.add_argument("--duration", type=float, help="measured seconds (one fixed run)")
     p.add_argument(
         "--rate", type=float, help="target requests/s (open loop, capped by concurrency)"
     )
@@ -89,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    stability.add_arguments(p)
+    search.add_arguments(p)
+    input_data.add_arguments(p)
+    pa_export.add_arguments(p)
     return p
 
 
@@ -128,6 +139,20 @@ def _validate(args) -> None:
         raise ClientError(f"--rate must be > 0, got {args.rate}")
     if args.linger < 0:
         raise ClientError(f"--linger must be >= 0, got {args.linger}")
+    try:
+        args.measurement = stability.settings_from(args)
+        args.intervals = args.request_intervals and input_data.read_request_intervals(
+            args.request_intervals
+        )
+        args.shapes = input_data.parse_shapes(args.shape)
+    except ValueError as exc:
+        raise ClientError(str(exc)) from None
+    if args.intervals and args.rate is not None:
+        raise ClientError("--request-intervals and --rate both set send times; keep one")
+    try:
+        search.resolve(args)
+    except ValueError as exc:
+        raise ClientError(str(exc)) from None
 
 
 def _model_info(transport: Transport, args):
@@ -186,12 +211,20 @@ def _targets(args) -> dict:
     for protocol, url in zip(args.protocol, urls, strict=True):
         transport = Transport(protocol, url or default_url(protocol))
         model, config = _model_info(transport, args)
+        model = model.with_shapes(args.shapes)
         model.check_batch_size(args.batch_size)
         targets[protocol] = (transport, model, config)
+    # Read and checked once, before any load (every protocol serves the same model).
+    args.input_sets = input_data.load_input_sets(args.input_data, model, args.batch_size)
+    if args.input_sets and len(args.input_sets) > 1 and set(args.shm) - {"none"}:
+        raise ClientError(
+            f"--input-data gives {len(args.input_sets)} entries, but shared-memory regions hold "
+            f"one input set per worker: use --shm none, or one data entry"
+        )
     return targets
 
 
-def _profile(args, protocol: str, shm: str, concurrency: int) -> LoadProfile:
+def _profile(args, protocol: str, shm: str, concurrency: int, rate) -> LoadProfile:
     return LoadProfile(
         model=args.model,
         protocol=protocol,
@@ -199,30 +232,77 @@ def _profile(args, protocol: str, shm: str, concurrency: int) -> LoadProfile:
         concurrency=concurrency,
         requests=args.requests,
         duration_s=args.duration,
-        rate=args.rate,
+        rate=rate,
         arrival=args.arrival,
         batch_size=args.batch_size,
         warmup_per_worker=args.warmup,
         verify_every=args.verify_every if args.verify else 0,
         timeout_s=args.timeout,
+        intervals_s=args.intervals or None,
+        request_id_prefix=f"{os.getpid()}.{next(_STEP_NUMBERS)}.",
     )
 
 
-def _run_step(profile: LoadProfile, transport, model, reference, metrics, quiet: bool):
+_STEP_NUMBERS = itertools.count()  # request ids stay unique across the steps of one run
+
+
+def _search(args, step):
+    """Run the latency-threshold search on the one protocol/shm pair it allows."""
+    protocol, shm = args.protocol[0], args.shm[0]
+    if args.search_axis == "concurrency":
+        return search.run(
+            "concurrency",
+            args.search_levels,
+            args.latency_threshold,
+            args.percentile,
+            args.binary_search,
+            lambda level: step(protocol, shm, level, args.rate),
+        )
+    return search.run(
+        "request_rate",
+        args.search_levels,
+        args.latency_threshold,
+        args.percentile,
+        args.binary_search,
+        lambda level: step(protocol, shm, max(args.concurrency), level),
+    )
+
+
+def _run_step(profile: LoadProfile, transport, model, reference, metrics, args):
+    step = f"{profile.model} {profile.protocol}/{profile.shm} c={profile.concurrency}"
     bar = tqdm(
         total=profile.requests,
-        desc=f"{profile.model} {profile.protocol}/{profile.shm} c={profile.concurrency}",
+        desc=step,
         unit="req",
         file=sys.stderr,
-        disable=True if quiet else None,
+        disable=True if args.quiet else None,
     )  # None: off when not a terminal
-    with bar:
+    with bar, stability.statistics_reader(transport, model, profile.timeout_s) as statistics:
+        controller = None
+        if args.measurement is not None:
+            controller = stability.WindowController(
+                args.measurement,
+                profile.batch_size,
+                statistics,
+                on_window=None
+                if args.quiet
+                else lambda w: tqdm.write(
+                    f"{step} {stability.describe(w, args.measurement)}", file=sys.stderr
+                ),
+            )
         return run_load(
-            profile, transport, model, reference, metrics, progress=lambda n: bar.update(n - bar.n)
+            profile,
+            transport,
+            model,
+            reference,
+            metrics,
+            progress=lambda n: bar.update(n - bar.n),
+            controller=controller,
+            input_sets=args.input_sets,
         )
 
 
-def _publish(args, summaries: list[dict]) -> None:
+def _publish(args, summaries: list[dict], export: pa_export.ProfileExport) -> None:
     """The printed table, the report files and the error/cleanup lines."""
     print(report.table(summaries))
     for s in summaries:
@@ -236,12 +316,18 @@ def _publish(args, summaries: list[dict]) -> None:
             print(f"{step}: error ({kind}, {count}x): {example}", file=sys.stderr)
         for problem in s["cleanup_problems"]:
             print(f"{step}: cleanup: {problem}", file=sys.stderr)
+        if s["stable"] is False:
+            print(f"{step}: {stability.unstable_message(s)}", file=sys.stderr)
     if args.report:
         paths = report.write(summaries, args.report)
         from client.plots import latency_vs_throughput  # noqa: PLC0415 - matplotlib is slow to import
 
         paths += (latency_vs_throughput(summaries, args.report / "latency_vs_throughput.png"),)
         print("report: " + " ".join(map(str, paths)))
+    if args.latency_report_file:
+        print(f"latency report: {pa_export.write_csv(summaries, args.latency_report_file)}")
+    if exported := export.write():
+        print(f"profile export: {exported}")
 
 
 def _print_cleanup(exc: BaseException) -> bool:
@@ -257,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM cleans up like Ctrl-C
     metrics = None
     summaries: list[dict] = []
+    found = None  # the latency-threshold search's result, with -l
+    export = pa_export.ProfileExport(args.profile_export_file)
     code = None
     try:
         _validate(args)
@@ -273,13 +361,22 @@ def main(argv: list[str] | None = None) -> int:
         lingering = args.linger and metrics.server is not None
         if lingering:  # let Prometheus see the counters at 0 before the first request
             time.sleep(args.linger)
-        for protocol, shm, concurrency in itertools.product(
-            args.protocol, args.shm, args.concurrency
-        ):
+
+        def step(protocol: str, shm: str, concurrency: int, rate: float | None) -> dict:
             transport, model, _ = targets[protocol]
-            profile = _profile(args, protocol, shm, concurrency)
-            result = _run_step(profile, transport, model, reference, metrics, args.quiet)
+            profile = _profile(args, protocol, shm, concurrency, rate)
+            result = _run_step(profile, transport, model, reference, metrics, args)
             summaries.append(report.summarize(result))
+            export.add(result)
+            return summaries[-1]
+
+        if args.latency_threshold:
+            found = _search(args, step)
+        else:
+            for protocol, shm, concurrency, rate in itertools.product(
+                args.protocol, args.shm, args.concurrency, args.rates
+            ):
+                step(protocol, shm, concurrency, rate)
         if lingering:  # ... and at their final values after the last one
             time.sleep(args.linger)
     except (
@@ -288,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         ShmUnavailableError,
         ReferenceUnavailableError,
         MetricsPortError,
+        input_data.InputDataError,
+        InputFileError,
         stack_settings.SettingError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -306,7 +405,11 @@ def main(argv: list[str] | None = None) -> int:
         if metrics is not None:
             metrics.close()
     if summaries:  # an interrupted sweep still reports the steps it finished
-        _publish(args, summaries)
+        _publish(args, summaries, export)
+    if found is not None:
+        print(found.line())
+        if args.report:
+            print(f"report: {search.write(found, args.report)}")
     if code is not None:
         return code
     failed = any(s["requests_failed"] or s["cleanup_problems"] for s in summaries)

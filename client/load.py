@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -15,6 +16,9 @@ from client.model_info import ModelInfo
 from client.recovery import after_failure, reconnect, release_wait_s
 from client.shm import WorkerRegions, region_prefix, sweep_process_regions
 from client.transport import Transport
+from client.verify import Reference
+
+compare = Reference.compare
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,9 @@ class LoadProfile:
     warmup_per_worker: int = 1
     verify_every: int = 0  # 0 = never; N = every Nth request
     timeout_s: float = 60.0
+    # Gaps between sends in seconds, looped (a replayed trace); overrides rate and arrival.
+    intervals_s: tuple[float, ...] | None = None
+    request_id_prefix: str = ""  # request ids are prefix + index, for matching server traces
 
 
 @dataclass
@@ -44,6 +51,9 @@ class WorkerStats:
     max_abs_diff: float = 0.0
     cleanup_problems: list[str] = field(default_factory=list)
     server_lost: bool = False  # unreachable or restarted during the run
+    # One (request index, send ns, receive ns, ok) per measured request, wall clock
+    # (time.time_ns) so they line up with server traces and other machines' logs.
+    records: list[tuple[int, int, int, bool]] = field(default_factory=list)
 
 
 class Schedule:
@@ -57,6 +67,9 @@ class Schedule:
         self.started = 0.0
         self.stop = threading.Event()
         self._rng = random.Random(0)
+        intervals = profile.intervals_s
+        if intervals:  # send offsets of one pass through the trace, and its length
+            self._trace = [0.0, *itertools.accumulate(intervals)]
 
     def begin(self) -> None:
         self.started = time.perf_counter()
@@ -72,13 +85,16 @@ class Schedule:
                 return None
             index = self._issued
             offset = time.perf_counter() - self.started
-            rate = self.profile.rate
+            rate = self.profile.rate if not self.profile.intervals_s else None
             if rate:
                 # Open loop: the send time is fixed by the arrival process, not by when a
                 # worker came free, and the duration bounds send times (not ticket grabs).
                 # Constant arrivals are index / rate (no summed gaps: 100 sums of 0.02 are
                 # not 2.0 in floating point, and one extra request would slip in).
                 offset = index / rate if self.profile.arrival == "constant" else self._next_offset
+            if self.profile.intervals_s:
+                loops, step = divmod(index, len(self.profile.intervals_s))
+                offset = loops * self._trace[-1] + self._trace[step]
             duration = self.profile.duration_s
             if duration is not None and offset >= duration:
                 return None
@@ -100,8 +116,12 @@ def error_kind(exc: BaseException) -> str:
 class Worker(threading.Thread):
     """One closed-loop sender."""
 
-    def __init__(self, index, profile, transport, model, schedule, barrier, reference, metrics):
+    def __init__(
+        self, index, profile, transport, model, schedule, barrier, reference, metrics, sets=None
+    ):
         super().__init__(name=f"load-worker-{index}", daemon=True)
+        # [(inputs, expected outputs or None)] sent round-robin; None: random per worker.
+        self.input_sets = sets
         self.index, self.profile, self.transport, self.model = index, profile, transport, model
         self.schedule, self.barrier, self.reference, self.metrics = (
             schedule,
@@ -123,15 +143,17 @@ class Worker(threading.Thread):
         regions = None
         try:
             client = self.transport.connect(self.profile.timeout_s)
-            inputs = self.model.make_inputs(self.profile.batch_size, seed=self.index)
-            if self.profile.shm != "none":
+            sets = self.input_sets or [
+                (self.model.make_inputs(self.profile.batch_size, seed=self.index), None)
+            ]
+            if self.profile.shm != "none":  # one set (the runner checks): written once
                 regions = WorkerRegions(self.profile.shm, client, region_prefix(self.index))
-                regions.prepare(self.model, self.profile.batch_size, inputs)
-            request = self._request(inputs, regions)
+                regions.prepare(self.model, self.profile.batch_size, sets[0][0])
+            requests = [self._request(inputs, regions) for inputs, _ in sets]
             for _ in range(self.profile.warmup_per_worker):
-                self._infer(client, request)
+                self._infer(client, requests[0])
             self.barrier.wait()
-            client = self._loop(client, request, inputs, regions)
+            client = self._loop(client, requests, sets, regions)
         except threading.BrokenBarrierError:
             pass  # another worker failed before the run began; it reports why
         except BaseException as exc:  # noqa: BLE001 - reported by the runner
@@ -179,27 +201,32 @@ class Worker(threading.Thread):
             kwargs["client_timeout"] = self.profile.timeout_s
         return client.infer(self.model.name, infer_inputs, outputs=outputs, **kwargs)
 
-    def _loop(self, client, request, inputs, regions):
+    def _loop(self, client, requests, sets, regions):
         """Send until the schedule ends; returns the client in use (it may be replaced)."""
         metrics = self.metrics.bind(self.model.name, self.transport.protocol, self.profile.shm)
-        infer_inputs, outputs = request
-        kwargs = {"outputs": outputs}
+        kwargs = {}
         if self.model.version:
             kwargs["model_version"] = self.model.version
         if self.transport.protocol == "grpc":
             kwargs["client_timeout"] = self.profile.timeout_s
-        name, latencies = self.model.name, self.stats.latencies_s
-        clock, next_ticket = time.perf_counter, self.schedule.next
+        name, latencies, records = self.model.name, self.stats.latencies_s, self.stats.records
+        clock, wall_ns, next_ticket = time.perf_counter, time.time_ns, self.schedule.next
+        prefix = self.profile.request_id_prefix
         while (ticket := next_ticket()) is not None:
             index, send_at = ticket
             delay = send_at - clock()
             if delay > 0:
                 time.sleep(delay)
+            entry = index % len(requests)
+            infer_inputs, kwargs["outputs"] = requests[entry]
             metrics.started()
+            kwargs["request_id"] = f"{prefix}{index}"
+            sent_ns = wall_ns()
             began = clock()
             try:
                 result = client.infer(name, infer_inputs, **kwargs)
             except Exception as exc:  # noqa: BLE001 - counted by kind, the run goes on
+                records.append((index, sent_ns, wall_ns(), False))
                 kind = error_kind(exc)
                 self.stats.errors[kind] += 1
                 self.stats.error_examples.setdefault(kind, explain(exc)[:600])
@@ -211,35 +238,53 @@ class Worker(threading.Thread):
             finally:
                 metrics.finished()
             latency = clock() - began
+            received_ns = wall_ns()
+            inputs, expected = sets[entry]
             verify = self.profile.verify_every and index % self.profile.verify_every == 0
-            if verify and not self._verify(result, inputs, regions):
+            checked = (expected is None or self._verify(result, expected, regions, entry)) and (
+                not verify or self._verify(result, self.reference(inputs), regions)
+            )
+            if not checked:
                 metrics.failed("mismatch")  # a wrong answer is a failure, not ok
+                records.append((index, sent_ns, received_ns, False))
                 continue
             latencies.append(latency)
+            records.append((index, sent_ns, received_ns, True))
             metrics.observe(latency)
         return client
 
-    def _verify(self, result, inputs, regions) -> bool:
-        """Compare every output with the reference; False (counted once) on any mismatch."""
-        expected = self.reference(inputs)
+    def _verify(self, result, expected, regions, entry=None) -> bool:
+        """Compare outputs with expected ones (the reference's, or validation_data's for
+        input entry `entry`); False (counted once) on any mismatch."""
         matched = True
         for tensor in self.model.outputs:
+            if tensor.name not in expected:
+                continue  # validation_data may check some outputs only
             shape = tensor.shape(self.profile.batch_size, self.model.batched)
             if regions is None:
                 actual = result.as_numpy(tensor.name)
             else:
                 actual = regions.read_output(tensor.name, tensor.np_dtype, shape)
-            diff, ok = self.reference.compare(actual, expected[tensor.name])
+            diff, ok = compare(actual, expected[tensor.name])
             self.stats.max_abs_diff = max(self.stats.max_abs_diff, diff)
             if not ok:
                 matched = False
+                against = "reference" if entry is None else f"validation_data[{entry}]"
                 self.stats.error_examples.setdefault(
-                    "mismatch", f"output {tensor.name!r}: max abs diff {diff:.3g} vs reference"
+                    "mismatch",
+                    f"output {tensor.name!r}: max abs diff {diff:.3g} vs {against} "
+                    f"(got {_preview(actual)}, expected {_preview(expected[tensor.name])})",
                 )
         self.stats.verified += 1
         if not matched:
             self.stats.errors["mismatch"] += 1
         return matched
+
+
+def _preview(array: np.ndarray) -> str:
+    flat = np.asarray(array).ravel()
+    text = ", ".join(map(str, flat[:4].tolist())) + (", ..." if flat.size > 4 else "")
+    return f"[{text}] shape {list(np.shape(array))}"
 
 
 @dataclass
@@ -251,6 +296,14 @@ class LoadResult:
     workers: list[WorkerStats]
     server_before: dict
     server_after: dict
+    windows: list = field(default_factory=list)  # measurement windows, when a controller cut them
+    stable: bool | None = None  # None: no stability check was asked for
+    measurement: object = None  # client.stability.MeasurementSettings of a windowed run
+
+    @property
+    def records(self) -> list[tuple[int, int, int, bool]]:
+        """Every measured request of every worker, in send order."""
+        return sorted(r for w in self.workers for r in w.records)
 
     @property
     def latencies_s(self) -> np.ndarray:
@@ -265,9 +318,20 @@ class LoadResult:
 
 
 def run_load(
-    profile: LoadProfile, transport: Transport, model: ModelInfo, reference, metrics, progress=None
+    profile: LoadProfile,
+    transport: Transport,
+    model: ModelInfo,
+    reference,
+    metrics,
+    progress=None,
+    controller=None,
+    input_sets=None,
 ) -> LoadResult:
-    """Drive the model as the profile says; raises the first worker's fatal error."""
+    """Drive the model as the profile says; raises the first worker's fatal error.
+
+    A `controller` (client.stability.WindowController) cuts measurement windows while the
+    load runs and ends it once they are stable or out of trials.
+    """
     schedule = Schedule(profile)
     snapshot: dict = {}
 
@@ -285,14 +349,20 @@ def run_load(
 
     barrier = threading.Barrier(profile.concurrency, action=window_opens)
     workers = [
-        Worker(i, profile, transport, model, schedule, barrier, reference, metrics)
+        Worker(i, profile, transport, model, schedule, barrier, reference, metrics, input_sets)
         for i in range(profile.concurrency)
     ]
     try:
         for worker in workers:
             worker.start()
-        show_progress = (lambda: progress(_answered(workers))) if progress else None
-        wait_until_finished(workers, on_tick=show_progress)
+
+        def on_tick() -> None:
+            if progress:
+                progress(_answered(workers))
+            if controller and schedule.started and controller.tick(workers, schedule.started):
+                schedule.stop.set()
+
+        wait_until_finished(workers, on_tick=on_tick, tick_s=0.05 if controller else 0.2)
     except KeyboardInterrupt as interrupt:
         schedule.stop.set()
         barrier.abort()
@@ -319,14 +389,22 @@ def run_load(
         workers[0].stats.cleanup_problems.append(
             f"server statistics not comparable for this run ({explain(exc)})"
         )
-    return LoadResult(profile, wall, [w.stats for w in workers], before, after)
+    result = LoadResult(profile, wall, [w.stats for w in workers], before, after)
+    if controller:
+        result.windows, result.stable = controller.windows, controller.stable
+        result.measurement = controller.settings
+        if before or after:  # the server's view of the measured windows, not the whole run
+            result.server_before, result.server_after = controller.measured_statistics()
+    return result
 
 
 def wait_until_finished(workers, on_tick=None, tick_s: float = 0.2) -> None:
     """Block until every worker has set `finished` (safe to interrupt and call again)."""
     while not all(w.finished.is_set() for w in workers):
-        for worker in workers:
-            worker.finished.wait(timeout=tick_s)
+        # One wait per tick (not one per worker): the window controller ticks on time.
+        waiting = next((w for w in workers if not w.finished.is_set()), None)
+        if waiting is not None:
+            waiting.finished.wait(timeout=tick_s)
         if on_tick:
             on_tick()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from tritonclient.utils import triton_to_np_dtype
@@ -46,6 +46,7 @@ class ModelInfo:
     max_batch_size: int
     inputs: tuple[TensorInfo, ...]
     outputs: tuple[TensorInfo, ...]
+    composing: tuple[str, ...] = ()  # an ensemble's step models, in step order
 
     @property
     def batched(self) -> bool:
@@ -64,6 +65,33 @@ class ModelInfo:
                 f"model {self.name!r} does not batch (max_batch_size 0); use --batch-size 1"
             )
 
+    def with_shapes(self, shapes: dict[str, list[int]]) -> ModelInfo:
+        """The model with --shape dims filled in (checked against the config's dims)."""
+        names = [t.name for t in self.inputs]
+        unknown = sorted(set(shapes) - set(names))
+        if unknown:
+            raise ModelSpecError(
+                f"--shape names input {unknown[0]!r}, which model {self.name!r} does not have; "
+                f"its inputs: {', '.join(names)}"
+            )
+        inputs = []
+        for tensor in self.inputs:
+            dims = shapes.get(tensor.name)
+            if dims is None:
+                inputs.append(tensor)
+                continue
+            fits = len(dims) == len(tensor.dims) and all(
+                d == c or c == -1 for d, c in zip(dims, tensor.dims, strict=True)
+            )
+            if not fits:
+                raise ModelSpecError(
+                    f"--shape {tensor.name}:{','.join(map(str, dims))} does not fit the config's "
+                    f"dims {list(tensor.dims)} of {self.name!r} (give every dim without the "
+                    f"batch dim; only -1 dims may change)"
+                )
+            inputs.append(replace(tensor, dims=tuple(dims)))
+        return replace(self, inputs=tuple(inputs))
+
     def make_inputs(self, batch_size: int, seed: int) -> dict[str, np.ndarray]:
         """Random inputs of the right shape and dtype (reproducible per seed)."""
         rng = np.random.default_rng(seed)
@@ -72,7 +100,8 @@ class ModelInfo:
             if -1 in tensor.dims:
                 raise ModelSpecError(
                     f"input {tensor.name!r} of {self.name!r} has dynamic dims {list(tensor.dims)}; "
-                    f"the load generator needs static dims"
+                    f"give its dims with --shape {tensor.name}:D1,D2,... (without the batch dim) "
+                    f"or shaped --input-data"
                 )
             shape = tensor.shape(batch_size, self.batched)
             dtype = np.dtype(tensor.np_dtype)
@@ -109,4 +138,7 @@ def from_config(config: dict, version: str = "") -> ModelInfo:
         max_batch_size=int(config.get("max_batch_size", 0)),
         inputs=_tensors(config.get("input", [])),
         outputs=_tensors(config.get("output", [])),
+        composing=tuple(
+            step["model_name"] for step in config.get("ensemble_scheduling", {}).get("step", [])
+        ),
     )

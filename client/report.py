@@ -6,13 +6,14 @@ import csv
 import json
 import platform
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from client.load import LoadResult
+from client.stability import STABLE_WINDOWS, in_range, latency_stats
 
-PERCENTILES = (50, 90, 95, 99)
 STAGES = ("queue", "compute_input", "compute_infer", "compute_output")
 
 
@@ -45,17 +46,19 @@ def server_window(before: dict, after: dict) -> dict:
 def summarize(result: LoadResult) -> dict:
     """The summary JSON: throughput, latency percentiles, errors, server-side breakdown."""
     profile = result.profile
-    latencies_ms = result.latencies_s * 1e3
+    errors = dict(result.errors)  # the whole run, windows or not: a failure is never hidden
+    measured = result.windows[-STABLE_WINDOWS:]
+    if measured:  # the result is the last windows together, as perf_analyzer reports it
+        inside = in_range(result.records, measured[0]["start_ns"], measured[-1]["end_ns"])
+        latencies_ms = np.array([(r[2] - r[1]) / 1e6 for r in inside if r[3]])
+        wall_s = (measured[-1]["end_ns"] - measured[0]["start_ns"]) / 1e9
+    else:
+        latencies_ms = result.latencies_s * 1e3
+        wall_s = result.wall_s
     ok = int(latencies_ms.size)
-    errors = dict(result.errors)
-    latency = {}
-    if ok:
-        latency = {f"p{p}": round(float(np.percentile(latencies_ms, p)), 3) for p in PERCENTILES}
-        latency |= {
-            "mean": round(float(latencies_ms.mean()), 3),
-            "max": round(float(latencies_ms.max()), 3),
-        }
-    wall = result.wall_s or float("nan")
+    settings = result.measurement
+    latency = latency_stats(latencies_ms, settings.percentile if settings else None)
+    wall = wall_s or float("nan")
     examples = {}
     for worker in result.workers:
         examples.update(worker.error_examples)
@@ -70,7 +73,7 @@ def summarize(result: LoadResult) -> dict:
         "requests_failed": sum(errors.values()),
         "errors": errors,
         "error_examples": examples,
-        "wall_s": round(result.wall_s, 3),
+        "wall_s": round(wall_s, 3),
         "throughput_rps": round(ok / wall, 3) if ok else 0.0,
         "throughput_infer_per_s": round(ok * profile.batch_size / wall, 3) if ok else 0.0,
         "latency_ms": latency,
@@ -78,6 +81,10 @@ def summarize(result: LoadResult) -> dict:
         "verified": sum(w.verified for w in result.workers),
         "max_abs_diff": max((w.max_abs_diff for w in result.workers), default=0.0),
         "cleanup_problems": [p for w in result.workers for p in w.cleanup_problems],
+        # None: a fixed --requests/--duration run, not checked; True/False: windows compared
+        "stable": result.stable,
+        "measurement": asdict(settings) if settings else None,
+        "windows": result.windows,
         "machine": {
             "host": platform.node(),
             "cpu": platform.processor() or platform.machine(),
@@ -91,6 +98,7 @@ def table(summaries: list[dict]) -> str:
     head = (
         f"{'model':<20} {'proto':<5} {'shm':<6} {'conc':>4} {'ok':>6} {'err':>4} {'req/s':>8} "
         f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'srv queue':>9} {'srv infer':>9}"
+        f" {'stable':>6}"
     )
     lines = [head, "-" * len(head)]
     for s in summaries:
@@ -101,8 +109,14 @@ def table(summaries: list[dict]) -> str:
             f"{lat.get('p50', float('nan')):>8.2f} {lat.get('p90', float('nan')):>8.2f} "
             f"{lat.get('p99', float('nan')):>8.2f} {lat.get('max', float('nan')):>8.2f} "
             f"{srv.get('queue_ms_per_request') or 0:>9.2f} {srv.get('compute_infer_ms_per_request') or 0:>9.2f}"
+            f" {_stable_cell(s):>6}"
         )
     return "\n".join(lines)
+
+
+def _stable_cell(summary: dict) -> str:
+    stable = summary.get("stable")
+    return "-" if stable is None else ("yes" if stable else "NO")
 
 
 def write(summaries: list[dict], directory: Path) -> tuple[Path, Path]:
@@ -110,7 +124,8 @@ def write(summaries: list[dict], directory: Path) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / "summary.json"
     json_path.write_text(json.dumps(summaries, indent=2))
-    rows = [_flatten(s) for s in summaries]
+    # Windows stay in the JSON; the flat CSV keeps one row per step and counts them.
+    rows = [_flatten(s | {"windows": len(s.get("windows") or [])}) for s in summaries]
     columns = sorted({k for row in rows for k in row})
     csv_path = directory / "summary.csv"
     with open(csv_path, "w", newline="") as handle:

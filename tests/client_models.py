@@ -19,9 +19,43 @@ dynamic_batching {{
 """
 
 
+# simple_transformer's graph with its sequence dim left open in the config: the client needs
+# --shape (or shaped input data) to drive it.
+DYNAMIC_MODEL = "dynamic_transformer"
+DYNAMIC_CONFIG = """backend: "onnxruntime"
+max_batch_size: 8
+input [ { name: "input" data_type: TYPE_FP32 dims: [ -1, 64 ] } ]
+output [ { name: "output" data_type: TYPE_FP32 dims: [ -1, 64 ] } ]
+"""
+# A string (BYTES) input: the python backend answers each string's length in bytes.
+STRING_MODEL = "string_length"
+STRING_CONFIG = """backend: "python"
+max_batch_size: 8
+input [ { name: "text" data_type: TYPE_STRING dims: [ 1 ] } ]
+output [ { name: "length" data_type: TYPE_INT32 dims: [ 1 ] } ]
+"""
+STRING_MODEL_PY = """import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            text = pb_utils.get_input_tensor_by_name(request, "text").as_numpy()
+            lengths = np.vectorize(len, otypes=[np.int32])(text)
+            responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("length", lengths)]))
+        return responses
+"""
+
+
 def add_client_test_models(repository: Path) -> None:
-    """The batch-gate model: simple_transformer's graph behind a batcher that waits for 4."""
+    """The batch-gate, dynamic-dims and string models the client tests drive."""
     source = repository / "simple_transformer" / "1" / "model.onnx"
-    (repository / GATE_MODEL / "1").mkdir(parents=True, exist_ok=True)
-    shutil.copy(source, repository / GATE_MODEL / "1" / "model.onnx")
-    (repository / GATE_MODEL / "config.pbtxt").write_text(GATE_CONFIG)
+    for name, config in ((GATE_MODEL, GATE_CONFIG), (DYNAMIC_MODEL, DYNAMIC_CONFIG)):
+        (repository / name / "1").mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, repository / name / "1" / "model.onnx")
+        (repository / name / "config.pbtxt").write_text(config)
+    (repository / STRING_MODEL / "1").mkdir(parents=True, exist_ok=True)
+    (repository / STRING_MODEL / "1" / "model.py").write_text(STRING_MODEL_PY)
+    (repository / STRING_MODEL / "config.pbtxt").write_text(STRING_CONFIG)
