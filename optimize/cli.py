@@ -79,7 +79,11 @@ def run(args) -> int:
     )
     client_url = url if args.protocol == "http" else None
     model_repository = args.model_repository or stack_settings.get_path("MODEL_REPOSITORY")
-    window = Window(args.protocol, args.shm, args.duration, args.warmup)
+    window = Window(
+        args.protocol, args.shm, args.measurement_interval, args.stability_percentage,
+        args.max_trials, args.duration, args.warmup,
+    )  # fmt: skip
+    args.window = window
     control = repository.ServerControl(url)
     try:
         control.check_live()
@@ -147,7 +151,7 @@ def _finish(args, results, goal, points, base, model_repository, control, report
         f"`python -m optimize {' '.join(args.argv)}`",
         "",
         f"{len(points)} candidates, {len(results.measurements)} measurements "
-        f"({args.protocol}/{args.shm}, {args.duration} s windows); machine: {args.machine}",
+        f"({args.window.describe()}); machine: {args.machine}",
     ]
     plots.throughput_vs_p99(
         results.measurements, goal, winner, report_dir / "throughput_vs_p99.png",

@@ -19,15 +19,36 @@ START_SLACK_S = 120.0
 
 @dataclass(frozen=True)
 class Window:
-    """How each point is measured (part of a measurement's identity when resuming)."""
+    """How each point is measured (part of a measurement's identity when resuming).
+
+    By default the client's stable windows (perf_analyzer's: windows of `interval_ms` until
+    the last 3 agree within `stability_pct` on throughput and latency, at most `max_trials`);
+    `duration_s` measures one fixed window instead (quick, for tests).
+    """
 
     protocol: str = "http"
     shm: str = "system"
-    duration_s: float = 5.0
+    interval_ms: int = 2000
+    stability_pct: float = 10.0
+    max_trials: int = 6
+    duration_s: float | None = None
     warmup_per_worker: int = 2
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def describe(self) -> str:
+        """How points were measured, for the report."""
+        if self.duration_s:
+            return f"{self.protocol}/{self.shm}, one {self.duration_s:g} s window per point"
+        return (
+            f"{self.protocol}/{self.shm}, stable windows of {self.interval_ms} ms (last 3 within "
+            f"{self.stability_pct:g}%, at most {self.max_trials})"
+        )
+
+    def longest_s(self) -> float:
+        """The longest a point can take to measure."""
+        return self.duration_s or self.interval_ms * self.max_trials / 1000
 
 
 class MeasureError(RuntimeError):
@@ -44,12 +65,17 @@ def client_command(
         "--protocol", window.protocol,
         "--shm", window.shm,
         "--concurrency", str(concurrency),
-        "--duration", str(window.duration_s),
         "--warmup", str(window.warmup_per_worker),
         "--metrics-port", "0",
         "--quiet",
         "--report", str(out),
     ]  # fmt: skip
+    if window.duration_s:
+        command += ["--duration", str(window.duration_s)]
+    else:
+        command += ["--measurement-interval", str(window.interval_ms),
+                    "--stability-percentage", str(window.stability_pct),
+                    "--max-trials", str(window.max_trials)]  # fmt: skip
     if url:
         command += ["--url", url]
     return command
@@ -64,7 +90,7 @@ def measure(model: str, url: str | None, concurrency: int, window: Window) -> di
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         try:
-            _, stderr = process.communicate(timeout=window.duration_s + START_SLACK_S)
+            _, stderr = process.communicate(timeout=window.longest_s() + START_SLACK_S)
         except BaseException:
             # Ctrl-C reached the client too (same process group); SIGTERM or a timeout did not.
             _stop(process)
@@ -87,6 +113,8 @@ def measure(model: str, url: str | None, concurrency: int, window: Window) -> di
         "avg_batch_size": summary["server"].get("avg_batch_size"),
         "queue_ms": summary["server"].get("queue_ms_per_request"),
         "infer_ms": summary["server"].get("compute_infer_ms_per_request"),
+        "stable": summary.get("stable"),  # None: one fixed window, not checked
+        "windows": len(summary.get("windows") or []),
     }
 
 

@@ -12,19 +12,19 @@ def table(points: list[dict], goal: Goal, winner: dict | None) -> str:
     front = {id(p) for p in pareto_front(points)}
     rows = sorted(points, key=goal.score, reverse=True)
     lines = [
-        "| candidate | conc | infer/s | p50 ms | p99 ms | avg batch | goal | Pareto | note |",
-        "|---|---:|---:|---:|---:|---:|---|---|---|",
+        "| candidate | conc | infer/s | p50 ms | p99 ms | avg batch | stable | goal | Pareto | note |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|---|",
     ]
     for p in rows:
         if p.get("error"):
-            lines.append(f"| {p['label']} | | | | | | | | {p['error'][:120]} |")
+            lines.append(f"| {p['label']} | | | | | | | | | {p['error'][:120]} |")
             continue
         note = "**winner**" if p is winner else ""
         if p.get("requests_failed"):
             note += f" {p['requests_failed']} requests failed"
         lines.append(
             f"| {p['label']} | {p['concurrency']} | {p['throughput']:.1f} | {p['p50_ms']:.1f} "
-            f"| {p['p99_ms']:.1f} | {p['avg_batch_size'] or 0:.2f} "
+            f"| {p['p99_ms']:.1f} | {p['avg_batch_size'] or 0:.2f} | {_stable(p)} "
             f"| {'yes' if goal.meets(p) else 'no'} | {'yes' if id(p) in front else ''} | {note.strip()} |"
         )
     return "\n".join(lines)
@@ -87,3 +87,8 @@ def write_markdown(folder: Path, header: list[str], points, goal, winner, run) -
     path = folder / "report.md"
     path.write_text(text)
     return path
+
+
+def _stable(point: dict) -> str:
+    stable = point.get("stable")
+    return "-" if stable is None else ("yes" if stable else "NO")

@@ -113,5 +113,5 @@ def _describe(identity: dict) -> str:
     window = identity.get("window", {})
     return (
         f"model {identity.get('model')!r} (base config {identity.get('base_config_sha')}, "
-        f"{window.get('protocol')}/{window.get('shm')}, {window.get('duration_s')} s windows)"
+        f"measured {window})"
     )

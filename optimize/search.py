@@ -110,6 +110,8 @@ class Trials:
             self.log(f"  {point['label']:<22} {point['error']}")
             return
         mark = "meets goal" if self.goal.meets(point) else "misses goal"
+        if point.get("stable") is False:
+            mark += f" (UNSTABLE after {point['windows']} windows)"
         self.log(
             f"  {point['label']:<22} c={point['concurrency']:<3} {point['throughput']:>9.1f} infer/s  "
             f"p99 {point['p99_ms']:>8.1f} ms  batch {point['avg_batch_size'] or 0:>5.2f}  {mark}"

@@ -66,7 +66,22 @@ def _parser() -> argparse.ArgumentParser:
         help="halve a candidate's concurrency up to this many times while its p99 is over budget",
     )  # fmt: skip
     p.add_argument("--max-candidates", type=int, default=40, help="quick mode stops here")
-    p.add_argument("--duration", type=float, default=window.duration_s, help="seconds per point")
+    p.add_argument(
+        "--measurement-interval", type=int, default=window.interval_ms, metavar="MS",
+        help="the client's stable windows: window length in ms",
+    )  # fmt: skip
+    p.add_argument(
+        "--stability-percentage", type=float, default=window.stability_pct, metavar="PCT",
+        help="stable when the last 3 windows agree within PCT%% (throughput and latency)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-trials", type=int, default=window.max_trials, metavar="N",
+        help="windows at most per point (then reported unstable)",
+    )  # fmt: skip
+    p.add_argument(
+        "--duration", type=float, metavar="S",
+        help="one fixed window of S seconds per point instead of stable windows",
+    )  # fmt: skip
     p.add_argument("--warmup", type=int, default=window.warmup_per_worker, help="per client worker")
     p.add_argument("--protocol", choices=("http", "grpc"), default=window.protocol)
     p.add_argument("--shm", choices=("none", "system", "cuda"), default=window.shm)
@@ -86,7 +101,10 @@ def parse_args(argv: list[str] | None):
     parser = _parser()
     args = parser.parse_args(argv)
     checks = {
-        "--duration must be > 0": args.duration <= 0,
+        "--duration must be > 0": args.duration is not None and args.duration <= 0,
+        "--measurement-interval must be >= 100 ms": args.measurement_interval < 100,
+        "--stability-percentage must be > 0": args.stability_percentage <= 0,
+        "--max-trials must be >= 3 (stability compares the last 3 windows)": args.max_trials < 3,
         "--max-concurrency must be >= 1": args.max_concurrency < 1,
         "--concurrency-steps must be >= 0": args.concurrency_steps < 0,
         "--max-candidates must be >= 1": args.max_candidates < 1,
