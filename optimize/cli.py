@@ -114,6 +114,11 @@ def run(args) -> int:
                 f"the serving config's p99 at concurrency {baseline['concurrency']}"
             )
         goal = Goal(budget, args.min_throughput)
+        if baseline:
+            print(
+                f"budget: p99 {budget:.1f} ms (serving config at concurrency "
+                f"{baseline['concurrency']}: {baseline['throughput']:.1f} infer/s)"
+            )
         _ceiling(args, results, served, repository.latest_version_dir(model_repository, args.model))
         trials = search.Trials(
             args.model, base, model_repository, control, client_url, window, goal, results,
