@@ -15,6 +15,7 @@ Exit codes: 0 a winner meets the goal; 1 none does; 2 bad input or unreachable s
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -87,6 +88,8 @@ def run(args) -> int:
     control = repository.ServerControl(url)
     try:
         control.check_live()
+        args.machine += f"; Triton {control.client.get_server_metadata().get('version')}"
+        args.load_at_start = os.getloadavg()[0]
         served = control.served_config(args.model)
         base = serving_base(model_repository, args.model, served)
         space = SearchSpace(
@@ -156,7 +159,8 @@ def _finish(args, results, goal, points, base, model_repository, control, report
         f"`python -m optimize {' '.join(args.argv)}`",
         "",
         f"{len(points)} candidates, {len(results.measurements)} measurements "
-        f"({args.window.describe()}); machine: {args.machine}",
+        f"({args.window.describe()}); machine: {args.machine}; load average "
+        f"{args.load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end",
     ]
     plots.throughput_vs_p99(
         results.measurements, goal, winner, report_dir / "throughput_vs_p99.png",

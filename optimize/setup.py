@@ -119,7 +119,10 @@ def parse_args(argv: list[str] | None):
         if bad:
             parser.error(message)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    args.machine = f"{platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs"
+    args.machine = (
+        f"{platform.node()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}"
+    )
     return args
 
 
