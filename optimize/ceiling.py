@@ -59,4 +59,5 @@ def in_process_throughput(
         "best_batch": int(best_batch),
         "best": by_batch[best_batch],
         "provider": session.get_providers()[0],
+        "onnxruntime": ort.__version__,
     }

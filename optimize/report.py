@@ -47,7 +47,7 @@ def summary_lines(run: dict, goal: Goal, winner: dict | None) -> list[str]:
     if ceiling:
         by_batch = ", ".join(f"b{b} {v:.1f}" for b, v in ceiling["by_batch"].items())
         lines.append(
-            f"- ceiling (in-process ONNX Runtime, {ceiling.get('provider', 'CPUExecutionProvider')}, "
+            f"- ceiling (in-process ONNX Runtime {ceiling.get('onnxruntime', '')}, {ceiling.get('provider', 'CPUExecutionProvider')}, "
             f"best of {by_batch}): {ceiling['best']:.1f} "
             f"infer/s at batch {ceiling['best_batch']}"
         )
