@@ -48,7 +48,7 @@ def summary_lines(run: dict, goal: Goal, winner: dict | None) -> list[str]:
         by_batch = ", ".join(f"b{b} {v:.1f}" for b, v in ceiling["by_batch"].items())
         lines.append(
             f"- ceiling (in-process ONNX Runtime {ceiling.get('onnxruntime', '')}, {ceiling.get('provider', 'CPUExecutionProvider')}, "
-            f"best of {by_batch}): {ceiling['best']:.1f} "
+            f"best of {ceiling.get('passes', 1)} passes over {by_batch}): {ceiling['best']:.1f} "
             f"infer/s at batch {ceiling['best_batch']}"
         )
     if winner is None:

@@ -131,9 +131,15 @@ def test_impossible_budget_names_no_winner(models, tmp_path, shm_before):
 
 def test_onnx_model_candidates_load_from_the_shared_file(models, tmp_path, shm_before):
     args = ["--instances", "1,2", "--max-batch-size", "1,4", "--queue-delay-us", "0,500",
-            "--preferred", "max", "--quick", "--max-candidates", "3"]  # fmt: skip
+            "--preferred", "max", "--quick", "--max-candidates", "3",
+            "--ceiling", "--ceiling-batches", "1,4", "--ceiling-seconds", "0.3"]  # fmt: skip
     result = optimize(models, "opt_tiny_double", tmp_path, *args)
-    measured = json.loads((tmp_path / "optimize.json").read_text())["measurements"]
+    data = json.loads((tmp_path / "optimize.json").read_text())
+    measured = data["measurements"]
+    ceiling = data["run"]["ceiling"]  # in-process ORT, before and after the search
+    assert ceiling["passes"] == 2 and set(ceiling["by_batch"]) == {"1", "4"}
+    assert ceiling["best"] == max(ceiling["by_batch"].values()) > 0
+    assert "winner / ceiling: " in (tmp_path / "report.md").read_text()
     assert len({m["hash"] for m in measured}) == 3, result.stdout
     assert all(not m.get("error") and m["requests_failed"] == 0 for m in measured), measured
     assert "from i1 b4 d0 pref" in result.stdout  # the serving config, snapped to the space
