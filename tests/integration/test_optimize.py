@@ -149,7 +149,7 @@ def test_onnx_model_candidates_load_from_the_shared_file(models, tmp_path, shm_b
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_interrupted_run_cleans_up_and_resumes(models, tmp_path, how, shm_before):
     two = ["--instances", "1", "--max-batch-size", "1,8", "--queue-delay-us", "0",
-           "--preferred", "off", "--duration", "3"]  # fmt: skip
+           "--preferred", "off", "--duration", "2"]  # fmt: skip
     command = [sys.executable, "-m", "optimize", *optimize_args(models, PER_CALL, tmp_path, *two)]
     process = subprocess.Popen(
         command, cwd=PROJECT_ROOT, start_new_session=True, text=True,
@@ -222,3 +222,26 @@ def test_bad_input_exits_2_naming_the_fix(models, tmp_path, shm_before):
     result = optimize(models, PER_CALL, tmp_path, "--instances", "0", check_rc=2)
     assert "--instances must be >= 1" in result.stderr
     assert not (tmp_path / "optimize.json").exists()
+
+
+def test_apply_replaces_the_serving_config_and_reloads(models, tmp_path, shm_before):
+    name = "opt_apply"
+    folder = write_per_call_model(models.repository, name, call_s=0.02)
+    client = httpclient.InferenceServerClient(models.http)
+    try:
+        client.load_model(name, headers=control_headers())
+        before = (folder / "config.pbtxt").read_text()
+        args = ["--instances", "2", "--max-batch-size", "4", "--queue-delay-us", "0",
+                "--preferred", "off", "--apply"]  # fmt: skip
+        optimize(models, name, tmp_path, *args)
+        assert (folder / "config.pbtxt.before-optimize").read_text() == before
+        assert (folder / "config.pbtxt").read_text() == (
+            folder / "config.optimized.pbtxt"
+        ).read_text()
+        served = client.get_model_config(name)  # reloaded: the server serves the winner now
+        assert served["max_batch_size"] == 4 and served["instance_group"][0]["count"] == 2
+        assert client.is_model_ready(name)
+    finally:
+        client.unload_model(name, headers=control_headers())
+        client.close()
+    assert_clean(models, shm_before)
