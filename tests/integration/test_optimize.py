@@ -245,3 +245,23 @@ def test_apply_replaces_the_serving_config_and_reloads(models, tmp_path, shm_bef
         client.unload_model(name, headers=control_headers())
         client.close()
     assert_clean(models, shm_before)
+
+
+def test_refused_candidate_is_recorded_and_removed(models, tmp_path, shm_before):
+    name = "opt_refuses_b8"
+    write_per_call_model(models.repository, name, call_s=0.02, refuse_batch_above=4)
+    client = httpclient.InferenceServerClient(models.http)
+    try:
+        client.load_model(name, headers=control_headers())
+        args = ["--instances", "1", "--max-batch-size", "1,8", "--queue-delay-us", "0",
+                "--preferred", "off"]  # fmt: skip
+        result = optimize(models, name, tmp_path, *args)
+        data = json.loads((tmp_path / "optimize.json").read_text())
+        (refused,) = [m for m in data["measurements"] if m.get("error")]
+        assert refused["label"] == "i1 b8 d0" and "load failed" in refused["error"]
+        assert "max_batch_size 8 > 4" in refused["error"], result.stdout
+        assert data["run"]["winner"]["label"] == "i1 b1 d0"
+    finally:
+        client.unload_model(name, headers=control_headers())
+        client.close()
+    assert_clean(models, shm_before)

@@ -17,8 +17,12 @@ import triton_python_backend_utils as pb_utils
 
 class TritonPythonModel:
     def initialize(self, args):
-        params = json.loads(args["model_config"]).get("parameters", {})
+        config = json.loads(args["model_config"])
+        params = config.get("parameters", {})
         self.call_s = float(params.get("call_s", {}).get("string_value", "0.02"))
+        refuse = int(params.get("refuse_batch_above", {}).get("string_value", "0"))
+        if refuse and config["max_batch_size"] > refuse:  # a config the model cannot serve
+            raise ValueError(f"max_batch_size {config['max_batch_size']} > {refuse}")
 
     def execute(self, requests):
         time.sleep(self.call_s)
@@ -31,9 +35,16 @@ class TritonPythonModel:
 
 
 def write_per_call_model(
-    repository: Path, name: str = "per_call", call_s: float = 0.02, max_batch_size: int = 1
+    repository: Path,
+    name: str = "per_call",
+    call_s: float = 0.02,
+    max_batch_size: int = 1,
+    refuse_batch_above: int = 0,
 ) -> Path:
-    """A python-backend model y = 2x whose every call sleeps `call_s`, served unbatched (b1, i1)."""
+    """A python-backend model y = 2x whose every call sleeps `call_s`, served unbatched (b1, i1).
+
+    With `refuse_batch_above` its load fails for a larger max_batch_size (a refused candidate).
+    """
     folder = repository / name
     (folder / "1").mkdir(parents=True, exist_ok=True)
     (folder / "1" / "model.py").write_text(PER_CALL_MODEL_PY)
@@ -44,5 +55,6 @@ def write_per_call_model(
         "instance_group { count: 1 kind: KIND_CPU }\n"
         "dynamic_batching { max_queue_delay_microseconds: 0 }\n"
         f'parameters {{ key: "call_s" value {{ string_value: "{call_s}" }} }}\n'
+        f'parameters {{ key: "refuse_batch_above" value {{ string_value: "{refuse_batch_above}" }} }}\n'
     )
     return folder
