@@ -5,7 +5,7 @@ PYTHON_BOOTSTRAP ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up down status test lint bench venv clean
+.PHONY: up down status test lint bench venv clean images prereqs
 
 venv: $(STAMP)
 
@@ -27,6 +27,14 @@ down:
 status: venv
 	$(PY) -m local_stack status
 
+## the images of the compose cpu profile, from Debian's archive + PyPI (no image registry)
+images:
+	docker/build-images.sh
+
+## what `make test` needs to skip nothing (Prometheus, Compose v2, a Docker engine; root): CI runs it
+prereqs:
+	scripts/install-prereqs.sh
+
 ## the test suite (what CI runs)
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -40,3 +48,9 @@ clean: down
 ## benchmarks: floor, serving overhead, sweep, batching, client vs reference -> bench/results/
 bench: venv
 	$(PY) -m bench
+
+## where each request's time goes, client send to ORT kernels (needs a running stack: make up)
+## -> .stack/profiling/<model>/{timeline.json,summary.txt,request.png}; PROFILE_ARGS=--help
+.PHONY: profile
+profile: venv
+	$(PY) -m profiling $(PROFILE_ARGS)

@@ -16,116 +16,29 @@ Exit codes: 0 all requests ok; 1 some requests failed or a region could not be c
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
 import signal
 import sys
 import time
-from pathlib import Path
 
 from tqdm import tqdm
 
 import stack_settings
-from client import input_data, pa_export, report, search, stability
+from client import flags, input_data, pa_export, report, search, server_metrics, stability
 from client.errors import explain
+from client.flags import _choices, _int_list  # noqa: F401 - imported from here by tests
 from client.input_files import InputFileError
 from client.load import LoadProfile, run_load
 from client.metrics import ClientMetrics, MetricsPortError
 from client.model_info import ModelSpecError, from_config
-from client.shm import SHM_MODES, ShmUnavailableError, load_cuda_shm
-from client.transport import PROTOCOLS, InferenceServerException, Transport, default_url
+from client.shm import ShmUnavailableError, load_cuda_shm
+from client.transport import InferenceServerException, Transport, default_url
 from client.verify import NoReference, Reference, ReferenceUnavailableError, model_file
 
 
 class ClientError(RuntimeError):
     """A problem the user must fix before any load can run (exit code 2)."""
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m client",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--model", required=True, help="served model name")
-    p.add_argument("--model-version", default="", help="model version (default: server's choice)")
-    p.add_argument(
-        "--protocol", type=_choices(PROTOCOLS), default=["http"], help="http|grpc or a list"
-    )
-    p.add_argument(
-        "--shm",
-        type=_choices(SHM_MODES),
-        default=["none"],
-        help="data path for inputs/outputs: none|system|cuda or a list",
-    )
-    p.add_argument(
-        "--concurrency",
-        type=_int_list,
-        default=[1],
-        help="requests kept in flight; a list (1,2,4,8) sweeps",
-    )
-    bound = p.add_mutually_exclusive_group()
-    bound.add_argument("--requests", type=int, help="measured requests in total (one fixed run)")
-    bound.add_argument("--duration", type=float, help="measured seconds (one fixed run)")
-    p.add_argument(
-        "--rate", type=float, help="target requests/s (open loop, capped by concurrency)"
-    )
-    p.add_argument("--arrival", choices=("constant", "poisson"), default="constant")
-    p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--warmup", type=int, default=1, help="unmeasured requests per worker first")
-    p.add_argument("--verify", action="store_true", help="compare outputs with in-process ORT")
-    p.add_argument("--verify-every", type=int, default=1, help="with --verify: every Nth request")
-    p.add_argument("--url", help="host:port (default from TRITON_HOST and the port settings)")
-    p.add_argument("--model-repository", type=Path, help="for --verify (default $MODEL_REPOSITORY)")
-    p.add_argument(
-        "--report", type=Path, help="folder for summary.json, summary.csv and the latency plot"
-    )
-    p.add_argument(
-        "--metrics-port",
-        type=int,
-        default=None,
-        help="serve client metrics here (default CLIENT_METRICS_PORT; 0 = off)",
-    )
-    p.add_argument(
-        "--linger",
-        type=float,
-        default=0.0,
-        help="keep the metrics endpoint up S seconds before and after the run, so Prometheus "
-        "scrapes the counters at 0 and at their final values (short runs)",
-    )
-    p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    stability.add_arguments(p)
-    search.add_arguments(p)
-    input_data.add_arguments(p)
-    pa_export.add_arguments(p)
-    return p
-
-
-def _choices(allowed: tuple[str, ...]):
-    """argparse type: one of `allowed` or a comma list of them."""
-
-    def parse(text: str) -> list[str]:
-        values = [v.strip() for v in text.split(",") if v.strip()]
-        bad = [v for v in values if v not in allowed]
-        if bad or not values:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: choose from {', '.join(allowed)} (or a comma list of them)"
-            )
-        return list(dict.fromkeys(values))
-
-    return parse
-
-
-def _int_list(text: str) -> list[int]:
-    """argparse type: N or a comma list N,M,..."""
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected N or a comma list like 1,2,4"
-        ) from None
 
 
 def _validate(args) -> None:
@@ -140,17 +53,7 @@ def _validate(args) -> None:
     if args.linger < 0:
         raise ClientError(f"--linger must be >= 0, got {args.linger}")
     try:
-        args.measurement = stability.settings_from(args)
-        args.intervals = args.request_intervals and input_data.read_request_intervals(
-            args.request_intervals
-        )
-        args.shapes = input_data.parse_shapes(args.shape)
-    except ValueError as exc:
-        raise ClientError(str(exc)) from None
-    if args.intervals and args.rate is not None:
-        raise ClientError("--request-intervals and --rate both set send times; keep one")
-    try:
-        search.resolve(args)
+        flags.resolve(args)
     except ValueError as exc:
         raise ClientError(str(exc)) from None
 
@@ -246,28 +149,6 @@ def _profile(args, protocol: str, shm: str, concurrency: int, rate) -> LoadProfi
 _STEP_NUMBERS = itertools.count()  # request ids stay unique across the steps of one run
 
 
-def _search(args, step):
-    """Run the latency-threshold search on the one protocol/shm pair it allows."""
-    protocol, shm = args.protocol[0], args.shm[0]
-    if args.search_axis == "concurrency":
-        return search.run(
-            "concurrency",
-            args.search_levels,
-            args.latency_threshold,
-            args.percentile,
-            args.binary_search,
-            lambda level: step(protocol, shm, level, args.rate),
-        )
-    return search.run(
-        "request_rate",
-        args.search_levels,
-        args.latency_threshold,
-        args.percentile,
-        args.binary_search,
-        lambda level: step(protocol, shm, max(args.concurrency), level),
-    )
-
-
 def _run_step(profile: LoadProfile, transport, model, reference, metrics, args):
     step = f"{profile.model} {profile.protocol}/{profile.shm} c={profile.concurrency}"
     bar = tqdm(
@@ -284,6 +165,7 @@ def _run_step(profile: LoadProfile, transport, model, reference, metrics, args):
                 args.measurement,
                 profile.batch_size,
                 statistics,
+                sampler=args.sampler,
                 on_window=None
                 if args.quiet
                 else lambda w: tqdm.write(
@@ -318,6 +200,10 @@ def _publish(args, summaries: list[dict], export: pa_export.ProfileExport) -> No
             print(f"{step}: cleanup: {problem}", file=sys.stderr)
         if s["stable"] is False:
             print(f"{step}: {stability.unstable_message(s)}", file=sys.stderr)
+        for line in report.composing_lines(s):
+            print(f"{step}: {line}")
+        if s.get("server_metrics"):
+            print(f"{step}: {server_metrics.line(s['server_metrics'])}")
     if args.report:
         paths = report.write(summaries, args.report)
         from client.plots import latency_vs_throughput  # noqa: PLC0415 - matplotlib is slow to import
@@ -338,10 +224,12 @@ def _print_cleanup(exc: BaseException) -> bool:
     return bool(problems)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, metrics: ClientMetrics | None = None) -> int:
+    """Run the client; `metrics` shares one endpoint across runs (client.service), else its own."""
+    args = flags.parser(__doc__).parse_args(argv)
+    own_metrics = metrics is None
     signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM cleans up like Ctrl-C
-    metrics = None
+    args.sampler = None  # Triton's /metrics sampler, with --collect-metrics
     summaries: list[dict] = []
     found = None  # the latency-threshold search's result, with -l
     export = pa_export.ProfileExport(args.profile_export_file)
@@ -352,10 +240,13 @@ def main(argv: list[str] | None = None) -> int:
             load_cuda_shm()  # fail before any worker starts, with the reason
         targets = _targets(args)
         reference = _reference(args, next(iter(targets.values()))[2])
-        port = args.metrics_port
-        if port is None:
-            port = stack_settings.get_int("CLIENT_METRICS_PORT", 0)
-        metrics = ClientMetrics(port, stack_settings.get("CLIENT_METRICS_ADDRESS", "127.0.0.1"))
+        args.sampler = server_metrics.start(args, args.model)
+        if own_metrics:
+            port = args.metrics_port
+            if port is None:
+                port = stack_settings.get_int("CLIENT_METRICS_PORT", 0)
+            address = stack_settings.get("CLIENT_METRICS_ADDRESS", "127.0.0.1")
+            metrics = ClientMetrics(port, address)
         for protocol, shm in itertools.product(args.protocol, args.shm):
             metrics.declare(args.model, protocol, shm)
         lingering = args.linger and metrics.server is not None
@@ -366,12 +257,14 @@ def main(argv: list[str] | None = None) -> int:
             transport, model, _ = targets[protocol]
             profile = _profile(args, protocol, shm, concurrency, rate)
             result = _run_step(profile, transport, model, reference, metrics, args)
-            summaries.append(report.summarize(result))
+            summaries.append(report.summarize(result, args.percentile))
+            if args.sampler is not None:
+                summaries[-1]["server_metrics"] = server_metrics.for_run(args.sampler, result)
             export.add(result)
             return summaries[-1]
 
         if args.latency_threshold:
-            found = _search(args, step)
+            found = search.for_args(args, step)
         else:
             for protocol, shm, concurrency, rate in itertools.product(
                 args.protocol, args.shm, args.concurrency, args.rates
@@ -385,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         ShmUnavailableError,
         ReferenceUnavailableError,
         MetricsPortError,
-        input_data.InputDataError,
+        server_metrics.MetricsUnavailableError,
         InputFileError,
         stack_settings.SettingError,
     ) as exc:
@@ -402,8 +295,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: shared-memory regions unregistered and freed", file=sys.stderr)
         code = 143 if isinstance(exc, Terminated) else 130
     finally:
-        if metrics is not None:
+        if own_metrics and metrics is not None:
             metrics.close()
+        if args.sampler is not None:
+            args.sampler.close()
     if summaries:  # an interrupted sweep still reports the steps it finished
         _publish(args, summaries, export)
     if found is not None:

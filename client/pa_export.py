@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from client.load import LoadResult
+from client.server_metrics import csv_columns
 
 # perf_analyzer's -f header, in its order; every time column is microseconds per request.
 # "Avg latency" is what newer perf_analyzer versions append after the percentiles.
@@ -81,6 +82,8 @@ def csv_row(summary: dict, first: str) -> dict:
     for p in (50, 90, 95, 99):
         row[f"p{p} latency"] = us(latency.get(f"p{p}"))
     row["Avg latency"] = us(latency.get("avg"))
+    if "server_metrics" in summary:
+        row |= csv_columns(summary["server_metrics"])
     return row
 
 
@@ -88,6 +91,8 @@ def write_csv(summaries: list[dict], path: Path) -> Path:
     """The -f file: rows sorted by throughput, as perf_analyzer sorts them."""
     first = first_column(summaries)
     columns = (first, "Inferences/Second", *TIME_COLUMNS)
+    if any("server_metrics" in s for s in summaries):  # perf_analyzer's --collect-metrics columns
+        columns += tuple(csv_columns(None))
     rows = sorted((csv_row(s, first) for s in summaries), key=lambda row: row["Inferences/Second"])
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:

@@ -11,39 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from client import server_stats
 from client.load import LoadResult
 from client.stability import STABLE_WINDOWS, in_range, latency_stats
 
-STAGES = ("queue", "compute_input", "compute_infer", "compute_output")
+server_window = server_stats.window  # the name report users import
 
 
-def _count_ns(stats: dict, key: str) -> tuple[int, int]:
-    entry = stats.get("inference_stats", {}).get(key, {})
-    return int(entry.get("count", 0)), int(entry.get("ns", 0))
-
-
-def server_window(before: dict, after: dict) -> dict:
-    """What the server counted between two statistics snapshots (the measured window)."""
-    success = _count_ns(after, "success")[0] - _count_ns(before, "success")[0]
-    window = {
-        "success": success,
-        "fail": _count_ns(after, "fail")[0] - _count_ns(before, "fail")[0],
-        "inference_count": int(after.get("inference_count", 0))
-        - int(before.get("inference_count", 0)),
-        "execution_count": int(after.get("execution_count", 0))
-        - int(before.get("execution_count", 0)),
-    }
-    for stage in STAGES:
-        ns = _count_ns(after, stage)[1] - _count_ns(before, stage)[1]
-        window[f"{stage}_ms_per_request"] = round(ns / 1e6 / success, 3) if success else None
-    executions = window["execution_count"]
-    window["avg_batch_size"] = (
-        round(window["inference_count"] / executions, 2) if executions else None
-    )
-    return window
-
-
-def summarize(result: LoadResult) -> dict:
+def summarize(result: LoadResult, percentile: int | None = None) -> dict:
     """The summary JSON: throughput, latency percentiles, errors, server-side breakdown."""
     profile = result.profile
     errors = dict(result.errors)  # the whole run, windows or not: a failure is never hidden
@@ -57,7 +32,7 @@ def summarize(result: LoadResult) -> dict:
         wall_s = result.wall_s
     ok = int(latencies_ms.size)
     settings = result.measurement
-    latency = latency_stats(latencies_ms, settings.percentile if settings else None)
+    latency = latency_stats(latencies_ms, percentile)  # --percentile is reported either way
     wall = wall_s or float("nan")
     examples = {}
     for worker in result.workers:
@@ -112,6 +87,17 @@ def table(summaries: list[dict]) -> str:
             f" {_stable_cell(s):>6}"
         )
     return "\n".join(lines)
+
+
+def composing_lines(summary: dict) -> list[str]:
+    """One line per step model of an ensemble: its queue and compute per request."""
+    return [
+        f"step {name}: {w['success']} requests, queue {w['queue_ms_per_request'] or 0:.2f} ms, "
+        f"compute input/infer/output {w['compute_input_ms_per_request'] or 0:.2f}/"
+        f"{w['compute_infer_ms_per_request'] or 0:.2f}/{w['compute_output_ms_per_request'] or 0:.2f}"
+        f" ms per request"
+        for name, w in summary["server"].get("composing", {}).items()
+    ]
 
 
 def _stable_cell(summary: dict) -> str:

@@ -251,3 +251,25 @@ def write(result: SearchResult, directory) -> object:
     path = directory / "search.json"
     path.write_text(json.dumps(result.as_dict(), indent=2))
     return path
+
+
+def for_args(args, step) -> SearchResult:
+    """Run the search resolve() planned; `step(protocol, shm, concurrency, rate)` measures."""
+    protocol, shm = args.protocol[0], args.shm[0]
+    if args.search_axis == "concurrency":
+
+        def measure(level):
+            return step(protocol, shm, level, args.rate)
+    else:
+
+        def measure(level):
+            return step(protocol, shm, max(args.concurrency), level)
+
+    return run(
+        args.search_axis,
+        args.search_levels,
+        args.latency_threshold,
+        args.percentile,
+        args.binary_search,
+        measure,
+    )

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from client import server_stats
+
 STABLE_WINDOWS = 3  # perf_analyzer compares the most recent three measurements
 MIN_COUNT_WINDOW_S = 1.0  # count windows last at least this long (perf_analyzer's rule)
 # ... and at most this long: a stalled server must not hold the run forever.
@@ -180,6 +182,7 @@ class WindowController:
     stable: bool = False
     boundary_stats: list[dict] = field(default_factory=list)  # server statistics at each cut
     done: bool = False
+    _cursors: dict = field(default_factory=dict)  # worker index -> records read so far
     _start_ns: int = 0
     _start_answered: int = 0
     _start_clock: float = 0.0
@@ -203,8 +206,7 @@ class WindowController:
             return False
         end_ns = time.time_ns()
         self.boundary_stats.append(self.statistics())
-        records = [r for w in workers for r in list(w.stats.records)]
-        self.windows.append(self._window(records, end_ns))
+        self.windows.append(self._window(self._answered_before(workers, end_ns), end_ns))
         self.stable = is_stable(self.windows, self.settings)
         if self.on_window:
             self.on_window(self.windows[-1] | {"stable_so_far": self.stable})
@@ -214,14 +216,27 @@ class WindowController:
         self._start_ns, self._start_answered, self._start_clock = end_ns, answered, now
         return False
 
+    def _answered_before(self, workers, end_ns: int) -> list:
+        """Records answered since the last cut and before `end_ns`, without rescanning.
+
+        Each worker appends in the order its requests complete, so a cursor per worker is
+        where the previous window stopped reading.
+        """
+        inside = []
+        for worker in workers:
+            records, at = worker.stats.records, self._cursors.get(worker.index, 0)
+            while at < len(records) and records[at][2] < end_ns:
+                inside.append(records[at])
+                at += 1
+            self._cursors[worker.index] = at
+        return inside
+
     def _open(self, answered: int, now: float) -> None:
         self._start_ns = time.time_ns()
         self.boundary_stats.append(self.statistics())
         self._start_answered, self._start_clock = answered, now
 
     def _window(self, records, end_ns: int) -> dict:
-        from client.report import server_window  # noqa: PLC0415 - report imports load, not us
-
         inside = in_range(records, self._start_ns, end_ns)
         ok = np.array([(r[2] - r[1]) / 1e6 for r in inside if r[3]])
         duration_s = (end_ns - self._start_ns) / 1e9
@@ -235,7 +250,7 @@ class WindowController:
             "throughput_rps": round(ok.size / duration_s, 3),
             "throughput_infer_per_s": round(ok.size * self.batch_size / duration_s, 3),
             "latency_ms": latency_stats(ok, self.settings.percentile),
-            "server": server_window(*self.boundary_stats[-2:]),
+            "server": server_stats.window(*self.boundary_stats[-2:]),
         }
         if self.sampler is not None:
             window["server_metrics"] = self.sampler.window(self._start_ns, end_ns)
@@ -263,7 +278,7 @@ def statistics_reader(transport, model, timeout_s: float):
         try:
             if client is None:
                 client = transport.connect(timeout_s)
-            return transport.statistics(client, model.name, model.version)
+            return server_stats.read(transport, client, model)
         except Exception:  # noqa: BLE001 - a window without server numbers, not a failed run
             return {}
 

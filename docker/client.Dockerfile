@@ -1,17 +1,22 @@
-# syntax=docker/dockerfile:1.7
-# The client service: load generator with system/CUDA shared memory and client metrics.
+# The client service: load generator (HTTP/gRPC, system or CUDA shared memory) + client metrics.
+# CLIENT_EXTRAS=client,cuda adds cuda-python for --shm cuda (the gpu profile builds it so).
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 FROM ${PYTHON_IMAGE}
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN useradd --create-home --uid 1000 stack && mkdir -p /reports && chown stack /reports
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
+# uid 1000 like the triton image's user: both own the system shm regions in /dev/shm.
+RUN python3 -m venv /opt/venv \
+    && useradd --create-home --uid 1000 stack && mkdir -p /reports /traces && chown stack /reports /traces
 WORKDIR /opt/stack
 
-COPY pyproject.toml README.md ./
+ARG CLIENT_EXTRAS=client
+COPY pyproject.toml ./
+RUN touch README.md && pip install ".[${CLIENT_EXTRAS}]" && pip uninstall -y triton-onnx-stack
 COPY stack_settings/ stack_settings/
 COPY client/ client/
-RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install '.[client]'
+COPY profiling/ profiling/
+RUN pip install --no-deps .
 
 USER stack
 CMD ["python", "-m", "client", "--help"]

@@ -1,19 +1,34 @@
-"""The Docker Compose path of `make up`/`make down`, and the check that picks it.
+"""The Docker Compose path of `make up`/`make down`, and the checks that pick it.
 
-`make up` runs compose only where it can work: a reachable Docker engine AND an NVIDIA GPU.
-Anywhere else it runs the local path. The same checks give the e2e tests their skip reasons.
+`make up` runs compose wherever a Docker engine answers: the gpu profile (NGC image) when an
+NVIDIA GPU answers too, else the cpu profile (Triton built from docker/triton.Dockerfile).
+Where no image registry answers, docker/compose.no-registry.yaml is added and every image is
+built from Debian's archive and PyPI. Without an engine, the local path runs. STACK_RUNNER
+(auto|compose|local) overrides the choice. The same checks give the e2e tests their skip reasons.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import stack_settings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = PROJECT_ROOT / "compose.yaml"
+NO_REGISTRY_FILE = PROJECT_ROOT / "docker" / "compose.no-registry.yaml"
 PROBE_TIMEOUT_S = 20
+CLIENT_WAIT_S = 3600  # the seed-size export on 2 CPU cores takes minutes; a GPU host far less
+
+
+class ComposeError(stack_settings.StackError):
+    """The compose stack did not come up; the message names the service and the fix."""
 
 
 def _probe(command: list[str]) -> str | None:
@@ -34,7 +49,10 @@ def _probe(command: list[str]) -> str | None:
 def docker_engine_problem() -> str | None:
     """Why no Docker engine can be used, or None when `docker info` succeeds."""
     problem = _probe(["docker", "info", "--format", "{{.ServerVersion}}"])
-    return f"no Docker engine: {problem}" if problem else None
+    if problem:
+        return f"no Docker engine: {problem}"
+    problem = _probe(["docker", "compose", "version"])
+    return f"no Docker Compose v2: {problem}" if problem else None
 
 
 def gpu_problem() -> str | None:
@@ -43,25 +61,52 @@ def gpu_problem() -> str | None:
     return f"no NVIDIA GPU: {problem}" if problem else None
 
 
+def registry_problem(image: str) -> str | None:
+    """Why `image` cannot be had from its registry (None: present here or pulled)."""
+    if _probe(["docker", "image", "inspect", image]) is None:
+        return None
+    problem = _probe(["docker", "pull", "--quiet", image])
+    return f"no image registry answered: {problem}" if problem else None
+
+
 @dataclass(frozen=True)
 class PathChoice:
     """Which way `make up` runs the stack, and why."""
 
     use_compose: bool
     reason: str
+    profile: str | None = None  # gpu or cpu when use_compose
 
 
-def choose_path(engine_problem: str | None, gpu_problem: str | None) -> PathChoice:
-    """Compose when both an engine and a GPU are there; else the local path, saying why."""
-    missing = [p for p in (engine_problem, gpu_problem) if p]
-    if not missing:
-        return PathChoice(True, "Docker engine and NVIDIA GPU found: running Docker Compose")
-    return PathChoice(False, "; ".join(missing) + " -> running the local path (no Docker)")
+def choose_path(engine: str | None, gpu: str | None, runner: str = "auto") -> PathChoice:
+    """Compose wherever an engine answers (gpu profile with a GPU, else cpu); else local."""
+    if runner == "local":
+        return PathChoice(False, "STACK_RUNNER=local -> running the local path (no Docker)")
+    if engine:
+        if runner == "compose":
+            raise ComposeError(f"STACK_RUNNER=compose, but {engine}: start Docker, or unset it")
+        return PathChoice(False, f"{engine} -> running the local path (no Docker)")
+    if gpu is None:
+        return PathChoice(True, "Docker engine and NVIDIA GPU found: compose, gpu profile", "gpu")
+    return PathChoice(
+        True, f"Docker engine found, {gpu} -> compose, cpu profile (CPU Triton image)", "cpu"
+    )
 
 
-def compose_command() -> list[str]:
-    """`docker compose` (v2 plugin) with this project's compose file."""
-    return ["docker", "compose", "--project-directory", str(PROJECT_ROOT), "-f", str(COMPOSE_FILE)]
+def compose_files() -> list[Path]:
+    """COMPOSE_FILE (colon-separated, relative to the project) if set, else compose.yaml."""
+    setting = stack_settings.get("COMPOSE_FILE", "")
+    if not setting:
+        return [COMPOSE_FILE]
+    return [PROJECT_ROOT / part for part in setting.split(os.pathsep) if part]
+
+
+def compose_command(files: list[Path] | None = None) -> list[str]:
+    """`docker compose` (v2 plugin) with this project's compose files."""
+    command = ["docker", "compose", "--project-directory", str(PROJECT_ROOT)]
+    for path in files or compose_files():
+        command += ["-f", str(path)]
+    return command
 
 
 def _compose(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
@@ -70,35 +115,147 @@ def _compose(*args: str, check: bool = True, capture: bool = False) -> subproces
     )
 
 
-def client_service() -> str:
-    """The client service of the active profile (client, or client-cpu)."""
-    services = _compose("config", "--services", capture=True).stdout.split()
-    clients = [s for s in services if s.startswith("client")]
-    if len(clients) != 1:
-        raise RuntimeError(
-            f"expected one client service in the active profiles, found {clients}: "
+def services() -> list[str]:
+    """Services of the active profiles."""
+    return _compose("config", "--services", capture=True).stdout.split()
+
+
+def service_of(prefix: str) -> str:
+    """The one service of the active profile whose name starts with `prefix` (client, triton)."""
+    found = [s for s in services() if s.startswith(prefix)]
+    if len(found) != 1:
+        raise ComposeError(
+            f"expected one {prefix} service in the active profiles, found {found}: "
             "set COMPOSE_PROFILES to exactly one of gpu, cpu, trt, profile"
         )
-    return clients[0]
+    return found[0]
 
 
-def up(report_dir: Path) -> int:
-    """Build, start, wait for the client's load run, copy its report out."""
-    _compose("up", "--detach", "--build")
-    client = client_service()
-    print(f"\n==> waiting for `{client}` to finish its load run", flush=True)
-    exit_code = int(_compose("wait", client, capture=True).stdout.strip() or 1)
+def ensure_grafana_password() -> Path:
+    """Grafana's admin password file (0600, outside git), generated once."""
+    path = stack_settings.get_path("GRAFANA_ADMIN_PASSWORD_FILE")
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24) + "\n")
+    return path
+
+
+def container_state(service: str) -> dict:
+    """docker inspect's State of the service's container ({} when it has none)."""
+    ids = _compose("ps", "--all", "--quiet", service, capture=True, check=False).stdout.split()
+    if not ids:
+        return {}
+    result = subprocess.run(
+        ["docker", "inspect", "--format", "{{json .State}}", ids[0]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return json.loads(result.stdout) if result.returncode == 0 else {}
+
+
+def load_failures(service: str) -> str:
+    """The server log's model-load failures (Triton's own reason), else its tail."""
+    log = _compose("logs", "--no-color", "--tail", "300", service, capture=True, check=False)
+    lines = log.stdout.splitlines()
+    failures = [line for line in lines if "failed to load" in line or "Invalid argument" in line]
+    return "\n".join(failures or lines[-20:])
+
+
+def wait_for_client(client: str, triton: str, timeout_s: float = CLIENT_WAIT_S) -> None:
+    """Until the client's load runs are over (healthy); names the service that stopped it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = container_state(client)
+        if state.get("Health", {}).get("Status") == "healthy":
+            return
+        exporter = container_state("exporter")
+        if exporter.get("Status") == "exited" and exporter.get("ExitCode"):
+            raise ComposeError(
+                f"the exporter exited {exporter['ExitCode']}, so triton never started: "
+                "see `docker compose logs exporter`"
+            )
+        server = container_state(triton)
+        if (
+            server.get("Health", {}).get("Status") == "unhealthy"
+            or server.get("Status") == "exited"
+        ):
+            raise ComposeError(
+                f"`{triton}` did not become ready:\n{load_failures(triton)}\n"
+                f"see `docker compose logs {triton}`; fix the model or its config, then `make up`"
+            )
+        if state.get("Status") == "exited":
+            raise ComposeError(
+                f"`{client}` exited {state.get('ExitCode')}: see `docker compose logs {client}`"
+            )
+        time.sleep(3)
+    raise ComposeError(f"`{client}` did not finish within {timeout_s:.0f} s")
+
+
+def configure(choice: PathChoice) -> list[str]:
+    """Settings of this run into os.environ (compose reads them); returns what was decided."""
+    notes = []
+    if choice.profile == "cpu":
+        if stack_settings.get("COMPOSE_PROFILES", "cpu") != "cpu":
+            notes.append("no GPU: COMPOSE_PROFILES=cpu (instances KIND_CPU)")
+        os.environ |= {"COMPOSE_PROFILES": "cpu", "CONTAINER_INSTANCE_KIND": "KIND_CPU"}
+        if not stack_settings.get("COMPOSE_FILE", ""):
+            problem = registry_problem(stack_settings.get("PYTHON_IMAGE"))
+            if problem:
+                files = [COMPOSE_FILE, NO_REGISTRY_FILE]
+                os.environ["COMPOSE_FILE"] = os.pathsep.join(
+                    str(p.relative_to(PROJECT_ROOT)) for p in files
+                )
+                notes.append(
+                    f"{problem}\n    -> every image is built from Debian's archive and PyPI "
+                    "(`make images`); Grafana is left out (no image), Prometheus shows the data"
+                )
+    return notes
+
+
+def uses_no_registry_images() -> bool:
+    return NO_REGISTRY_FILE in compose_files()
+
+
+def build_images() -> None:
+    """`make images`: the no-registry images (debootstrap base needs root)."""
+    subprocess.run([str(PROJECT_ROOT / "docker" / "build-images.sh")], check=True)
+
+
+def up(report_dir: Path, choice: PathChoice) -> int:
+    """Build, start, wait for the client's load runs, copy its report out."""
+    for note in configure(choice):
+        print(f"==> {note}", flush=True)
+    ensure_grafana_password()
+    if uses_no_registry_images():
+        build_images()
+        _compose("up", "--detach")
+    else:
+        _compose("up", "--detach", "--build")
+    client, triton = service_of("client"), service_of("triton")
+    print(f"\n==> waiting for `{client}` to finish its load runs", flush=True)
+    wait_for_client(client, triton)
     report_dir.mkdir(parents=True, exist_ok=True)
     _compose("cp", f"{client}:/reports/latest/.", str(report_dir), check=False)
     _compose("logs", "--no-color", client, check=False)
-    if exit_code != 0:
-        print(f"error: `{client}` exited {exit_code}; see `docker compose logs {client}`")
-        return exit_code
-    from stack_settings import get  # noqa: PLC0415 (keeps this module importable without .env)
-
+    status = json.loads((report_dir / "status.json").read_text())
+    if status["exit_code"] != 0:
+        print(f"error: load runs {status['models']}; see `docker compose logs {client}`")
+        return status["exit_code"]
+    get = stack_settings.get
+    address = get("PUBLISH_ADDRESS")
     print(f"\nreport: {report_dir} (one folder per model: summary.json, summary.csv)")
-    print(f"grafana: http://{get('PUBLISH_ADDRESS')}:{get('GRAFANA_PORT')} (anonymous viewer)")
-    print("triton keeps serving until `make down`")
+    print(f"prometheus: http://{address}:{get('PROMETHEUS_PORT')}")
+    print(f"alertmanager: http://{address}:{get('ALERTMANAGER_PORT')}")
+    if "grafana" in services():
+        print(f"grafana: http://{address}:{get('GRAFANA_PORT')} (anonymous viewer; admin password")
+        print(f"  in {get('GRAFANA_ADMIN_PASSWORD_FILE')})")
+    else:
+        print("grafana: left out (no Grafana image without a registry); its dashboard's queries")
+        print("  run against Prometheus in the tests")
+    print("the stack keeps serving until `make down`")
     return 0
 
 
@@ -106,10 +263,10 @@ def is_running() -> bool:
     """True when this project has compose containers (running or stopped)."""
     if docker_engine_problem():
         return False
-    result = _compose("ps", "--all", "--quiet", check=False, capture=True)
+    result = _compose("--profile", "*", "ps", "--all", "--quiet", check=False, capture=True)
     return result.returncode == 0 and bool(result.stdout.strip())
 
 
 def down() -> int:
-    """Stop and remove the compose stack's containers (volumes are kept)."""
-    return _compose("down", "--remove-orphans", check=False).returncode
+    """Stop and remove every profile's containers (volumes are kept)."""
+    return _compose("--profile", "*", "down", "--remove-orphans", check=False).returncode

@@ -1,4 +1,4 @@
-"""`make up` / `make down`: Docker Compose on a GPU host, the local path everywhere else.
+"""`make up` / `make down`: Docker Compose wherever an engine answers, else the local path.
 
 python -m local_stack.launch up|down
 """
@@ -16,13 +16,15 @@ from local_stack import compose_stack
 
 def up() -> int:
     """Pick the path (printed with its reason) and run it."""
-    choice = compose_stack.choose_path(
-        compose_stack.docker_engine_problem(), compose_stack.gpu_problem()
-    )
+    runner = stack_settings.get("STACK_RUNNER", "auto")
+    engine = None if runner == "local" else compose_stack.docker_engine_problem()
+    gpu = compose_stack.gpu_problem() if engine is None and runner != "local" else None
+    choice = compose_stack.choose_path(engine, gpu, runner)
     print(f"==> {choice.reason}", flush=True)
     if choice.use_compose:
         runs = stack_settings.get_path("STACK_RUN_DIR")
-        return compose_stack.up(runs / "reports" / f"compose-{time.strftime('%Y%m%d-%H%M%S')}")
+        report_dir = runs / "reports" / f"compose-{time.strftime('%Y%m%d-%H%M%S')}"
+        return compose_stack.up(report_dir, choice)
     from local_stack import pipeline  # noqa: PLC0415 (the local path's imports only when used)
 
     return pipeline.up()

@@ -50,7 +50,22 @@ def render_config(targets: dict[str, str]) -> str:
         if text.count(compose_target) != 1:
             raise PrometheusError(f"{CONFIG_SOURCE}: expected target {compose_target} exactly once")
         text = text.replace(compose_target, targets[job])
+    text = without_alerting(text)
     return text.replace("  - rules/", f"  - {MONITORING_DIR}/rules/")
+
+
+def without_alerting(text: str) -> str:
+    """The config minus its `alerting:` block (compose's alertmanager; none on the local path)."""
+    lines = text.splitlines(keepends=True)
+    if not any(line.startswith("alerting:") for line in lines):
+        return text
+    start = next(i for i, line in enumerate(lines) if line.startswith("alerting:"))
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith(" ") or not lines[end].strip()):
+        end += 1
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):  # its comment goes too
+        start -= 1
+    return "".join(lines[:start] + lines[end:])
 
 
 def settings_targets() -> dict[str, str]:

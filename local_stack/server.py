@@ -78,6 +78,11 @@ def triton_process(run_dir: Path) -> ManagedProcess:
     return ManagedProcess("tritonserver", run_dir)
 
 
+def trace_file_for(run_dir: Path) -> Path:
+    """Where the local server writes Triton's request traces (when tracing is switched on)."""
+    return run_dir.resolve() / "traces" / "triton_trace.json"
+
+
 def http_url() -> str:
     """Base URL of the local server's HTTP endpoint."""
     return f"http://127.0.0.1:{stack_settings.get_int('TRITON_HTTP_PORT')}"
@@ -134,7 +139,13 @@ def start(
         check_stub_environment(env)
     backends = backend_dir.assemble(run_dir)
     binary = backend_dir.pytriton_server_dir() / "bin" / "tritonserver"
-    command = [str(binary), *triton_args(str(model_repository)), *local_only_args(str(backends))]
+    trace_file = trace_file_for(run_dir)
+    trace_file.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(binary),
+        *triton_args(str(model_repository), trace_file=str(trace_file)),
+        *local_only_args(str(backends)),
+    ]
     child = process.start(command, env=env)
     outcome = process.wait_ready(child, is_ready, timeout)
     if outcome == "ready":

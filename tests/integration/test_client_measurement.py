@@ -79,12 +79,13 @@ def test_window_flags_conflicting_with_a_fixed_run_exit_2_naming_both(stack, tmp
 
 
 def test_latency_threshold_search_brackets_the_threshold(stack, tmp_path):
-    # At test size p99 is ~1-5 ms at concurrency 1 and ~20 ms at 32 on this box, so 8 ms is
-    # crossed inside the range; the assertions hold on whatever the search measured.
-    threshold = 8.0
+    # At test size simple_cnn's p99 is ~1-5 ms at concurrency 1 and ~80 ms at 32 on this box,
+    # so 20 ms is crossed inside the range with room for the shared machine's noise; the
+    # assertions hold on whatever the search measured.
+    threshold = 20.0
     result = run_module(
         "client",
-        *client_args(stack, "--model", "simple_transformer"),
+        *client_args(stack, "--model", "simple_cnn"),
         *("--concurrency-range", "1:32", "-l", str(threshold), "--binary-search"),
         *("-p", "500", "-s", "50", "-r", "4", "--report", str(tmp_path)),
     )
@@ -97,4 +98,4 @@ def test_latency_threshold_search_brackets_the_threshold(stack, tmp_path):
     steps = {s["concurrency"]: s for s in json.loads((tmp_path / "summary.json").read_text())}
     assert steps[best["level"]]["latency_ms"]["p99"] == best["latency_ms"]
     assert steps[over["level"]]["latency_ms"]["p99"] == over["latency_ms"]
-    assert f"highest concurrency with p99 <= 8 ms: {best['level']} " in result.stdout
+    assert f"highest concurrency with p99 <= 20 ms: {best['level']} " in result.stdout

@@ -64,7 +64,7 @@ def test_request_intervals_are_replayed_within_ten_percent(stack, tmp_path):
     run_module(
         "client",
         *client_args(stack, "--model", "simple_transformer"),
-        *("--concurrency", "4", "--request-intervals", str(intervals), "--duration", "2"),
+        *("--concurrency", "8", "--request-intervals", str(intervals), "--duration", "2"),
         *("--profile-export-file", str(export)),
     )
     (experiment,) = json.loads(export.read_text())["experiments"]
@@ -74,9 +74,42 @@ def test_request_intervals_are_replayed_within_ten_percent(stack, tmp_path):
     sent_ms = np.array([r["timestamp"] for r in requests]) / 1e6
     gaps = np.diff(sent_ms)
     long_gaps, short_gaps = gaps[0::2], gaps[1::2]  # index 0 -> 1 waits the first interval
-    assert abs(long_gaps.mean() - 20.0) <= 2.0, long_gaps
-    assert abs(short_gaps.mean() - 5.0) <= 0.5, short_gaps
+    # Medians: on this shared 2-core box a send now and then leaves a few ms late, which
+    # lengthens one gap and shortens the next; the typical gap is the replayed one.
+    assert abs(np.median(long_gaps) - 20.0) <= 2.0, long_gaps
+    assert abs(np.median(short_gaps) - 5.0) <= 0.5, short_gaps
+    assert abs(gaps.mean() - 12.5) <= 1.25  # and no drift: sends keep to the trace's clock
     # Every request carries the id it was sent with, and answers come after sends.
     assert len({r["request_id"] for r in requests}) == 160
     assert all(r["response_timestamps"][0] > r["timestamp"] for r in requests)
     assert experiment["window_boundaries"][0] <= requests[0]["response_timestamps"][0]
+
+
+def test_ensemble_breakdown_and_server_metrics_in_the_report(stack, tmp_path):
+    result = run_module(
+        "client",
+        *client_args(stack, "--model", "ensemble_transformer_4"),
+        *("--requests", "20", "--collect-metrics", "--metrics-url", stack.metrics_url),
+        *("--metrics-interval", "100", "-f", str(tmp_path / "perf.csv")),
+        *("--report", str(tmp_path)),
+    )
+    (summary,) = json.loads((tmp_path / "summary.json").read_text())
+    server = summary["server"]
+    assert server["success"] == 20
+    # Four steps of simple_transformer per ensemble request, each with its own queue/compute.
+    step = server["composing"]["simple_transformer"]
+    assert step["success"] == 80
+    assert step["compute_infer_ms_per_request"] > 0
+    assert "step simple_transformer: 80 requests, queue" in result.stdout
+    metrics = summary["server_metrics"]
+    assert metrics["samples"] >= 1
+    if metrics["gpu"] is None:  # this CPU box: said plainly, in the report and on stdout
+        assert "no nv_gpu_* metrics" in metrics["gpu_note"]
+        assert "no nv_gpu_* metrics" in result.stdout
+    else:  # a GPU host
+        assert all("utilization" in gpu for gpu in metrics["gpu"].values())
+    # The local server runs with --metrics-config=summary_latencies=true.
+    assert metrics["summary_us"]["request"]["p50"] > 0
+    with open(tmp_path / "perf.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert "Avg GPU Utilization" in row

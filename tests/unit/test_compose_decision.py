@@ -1,14 +1,18 @@
-"""`make up` picks compose only with a Docker engine AND a GPU; the probes name what failed."""
+"""`make up` picks compose wherever an engine answers (gpu profile with a GPU, else cpu), the
+local path without one; STACK_RUNNER forces either. The probes name what failed."""
 
 import os
 import subprocess
 import sys
 
+import pytest
+
 from local_stack import compose_stack
 
 
-def test_compose_needs_engine_and_gpu():
-    assert compose_stack.choose_path(None, None).use_compose
+def test_engine_and_gpu_run_the_gpu_profile():
+    choice = compose_stack.choose_path(None, None)
+    assert choice.use_compose and choice.profile == "gpu"
 
 
 def test_no_engine_runs_local_path_saying_why():
@@ -17,16 +21,20 @@ def test_no_engine_runs_local_path_saying_why():
     assert "no Docker engine" in choice.reason and "local path" in choice.reason
 
 
-def test_no_gpu_runs_local_path_saying_why():
+def test_engine_without_gpu_runs_the_cpu_profile_saying_why():
     choice = compose_stack.choose_path(None, "no NVIDIA GPU: `nvidia-smi` not found on PATH")
-    assert not choice.use_compose
-    assert "no NVIDIA GPU" in choice.reason
+    assert choice.use_compose and choice.profile == "cpu"
+    assert "no NVIDIA GPU" in choice.reason and "cpu profile" in choice.reason
 
 
-def test_both_missing_are_both_named():
-    choice = compose_stack.choose_path("no Docker engine: a", "no NVIDIA GPU: b")
-    assert not choice.use_compose
-    assert "no Docker engine: a" in choice.reason and "no NVIDIA GPU: b" in choice.reason
+def test_runner_local_skips_compose_even_with_an_engine():
+    choice = compose_stack.choose_path(None, None, runner="local")
+    assert not choice.use_compose and "STACK_RUNNER=local" in choice.reason
+
+
+def test_runner_compose_without_an_engine_is_an_error_naming_both():
+    with pytest.raises(compose_stack.ComposeError, match="STACK_RUNNER=compose.*no Docker engine"):
+        compose_stack.choose_path("no Docker engine: a", None, runner="compose")
 
 
 def test_probe_of_missing_command_names_it():
