@@ -265,3 +265,21 @@ def test_refused_candidate_is_recorded_and_removed(models, tmp_path, shm_before)
         client.unload_model(name, headers=control_headers())
         client.close()
     assert_clean(models, shm_before)
+
+
+def test_budget_from_the_serving_config(models, tmp_path, shm_before):
+    args = ["--instances", "1", "--max-batch-size", "8", "--queue-delay-us", "0",
+            "--preferred", "off", "--budget-at-concurrency", "2"]  # fmt: skip
+    result = optimize(models, PER_CALL, tmp_path, *args, check_rc=None)
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # met or not: noise decides
+    run = json.loads((tmp_path / "optimize.json").read_text())["run"]
+    passes = run["baseline"]["passes"]
+    assert len(passes) == 2 and all(p["concurrency"] == 2 for p in passes)
+    assert run["baseline"]["p99_ms"] == min(p["p99_ms"] for p in passes)  # the tighter budget
+    report = (tmp_path / "report.md").read_text()
+    assert (
+        f"p99 budget: {run['baseline']['p99_ms']:.1f} ms (the serving config's p99 at concurrency 2)"
+        in report
+    )
+    assert "winner / serving config" in report or "none met the goal" in report
+    assert_clean(models, shm_before)
