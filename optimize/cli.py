@@ -191,7 +191,7 @@ def _finish(args, results, goal, points, base, model_repository, control, report
     ]
     plots.throughput_vs_p99(
         results.measurements, goal, winner, report_dir / "throughput_vs_p99.png",
-        f"{args.model}: throughput vs p99 ({len(points)} candidates)",
+        f"{args.model}: throughput vs p99 ({len(points)} candidates)", results.run.get("baseline"),
     )  # fmt: skip
     path = report.write_markdown(report_dir, header, points, goal, winner, results.run)
     print(report.table(points, goal, winner))

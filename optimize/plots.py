@@ -8,7 +8,12 @@ from optimize.results import Goal, pareto_front
 
 
 def throughput_vs_p99(
-    points: list[dict], goal: Goal, winner: dict | None, path: Path, title: str
+    points: list[dict],
+    goal: Goal,
+    winner: dict | None,
+    path: Path,
+    title: str,
+    baseline: dict | None = None,
 ) -> Path:
     """Scatter of p99 (x) against throughput (y); the front as a line, the budget as a dashed line."""
     import matplotlib  # noqa: PLC0415 - slow import, only when a plot is written
@@ -35,6 +40,10 @@ def throughput_vs_p99(
     if goal.min_throughput is not None:
         axes.axhline(goal.min_throughput, color="tab:orange", linestyle="--",
                      label=f"min throughput {goal.min_throughput:.1f}/s")  # fmt: skip
+    if baseline is not None:
+        axes.scatter([baseline["p99_ms"]], [baseline["throughput"]], marker="D", s=70,
+                     color="tab:purple", zorder=4,
+                     label=f"serving config, c{baseline['concurrency']}")  # fmt: skip
     if winner is not None:
         axes.scatter([winner["p99_ms"]], [winner["throughput"]], marker="*", s=260,
                      color="tab:green", zorder=5, label=f"winner {winner['label']}")  # fmt: skip
