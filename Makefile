@@ -4,17 +4,45 @@ VENV ?= .venv
 PYTHON_BOOTSTRAP ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Every third-party package, pinned with hashes (docs/dependencies.md); `make lock` rewrites it.
+LOCK := requirements/all.lock
+# torch's CPU build (the lock's torch==...+cpu) is not on PyPI: it comes from a local wheel that pip
+# already finds (find-links) or from PyTorch's CPU index, asked for torch alone.
+TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
+LOCK_TARGET := import platform, sys; sys.exit(sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64")
 
-.PHONY: up down status test lint bench venv clean images prereqs
+.PHONY: up down status test lint bench venv clean images prereqs lock rotate-key k8s
 
 venv: $(STAMP)
 
-# Re-install only when the dependency list changes.
-$(STAMP): pyproject.toml
+# Re-install only when the dependency list or the lock changes. The lock is for CPython 3.11 on
+# Linux x86-64; elsewhere the install falls back to pyproject's ranges, and says so. The project
+# itself is built with the locked setuptools (--no-build-isolation): nothing unpinned comes in.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[all]'
+	@if $(PY) -c '$(LOCK_TARGET)'; then \
+	  awk '/^torch==/{p=1} p{print} p && !/\\$$/{p=0}' $(LOCK) > $(VENV)/torch.lock && \
+	  echo "$(PY) -m pip install --require-hashes -r $(VENV)/torch.lock (+ PyTorch's CPU index)" && \
+	  $(PY) -m pip install --quiet --require-hashes --no-deps --retries 1 --timeout 15 \
+	    --extra-index-url $(TORCH_INDEX_URL) -r $(VENV)/torch.lock && \
+	  echo "$(PY) -m pip install --require-hashes -r $(LOCK)"; \
+	  $(PY) -m pip install --quiet --require-hashes -r $(LOCK) && \
+	  $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .; \
+	else \
+	  echo "warning: $(LOCK) is for CPython 3.11 on Linux x86-64, not this Python:" \
+	    "installing UNLOCKED from pyproject.toml (versions may differ from CI)" >&2; \
+	  $(PY) -m pip install --quiet -e '.[all]'; \
+	fi
 	@touch $(STAMP)
+
+## re-resolve requirements/*.lock after editing pyproject.toml (PyPI + TORCH_FIND_LINKS for torch's CPU wheel)
+lock: venv
+	$(PY) requirements/lock.py
+
+## new control-API key; a running local server restarts with it (docs/security.md)
+rotate-key: venv
+	$(PY) -m local_stack key rotate
 
 ## export -> serve -> load -> report (Docker Compose on a GPU host, else the local path)
 up: venv
@@ -54,3 +82,7 @@ bench: venv
 .PHONY: profile
 profile: venv
 	$(PY) -m profiling $(PROFILE_ARGS)
+
+## the Helm chart: render each shipped values file -> build/k8s/, validate (no cluster needed)
+k8s: venv
+	$(PY) -m deploy.render

@@ -58,4 +58,4 @@ def header_lines(info: dict) -> list[str]:
         f"GPU: {info.get('gpu', 'none')}",
         f"- python {info['python']}; {packages}",
         f"- server: {info['triton']}",
-    ]
+    ] + ([f"- settings: {info['settings']}"] if info.get("settings") else [])

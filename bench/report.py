@@ -8,6 +8,8 @@ from pathlib import Path
 
 from bench.machine import header_lines
 
+SECTIONS = ("floor", "device_floor", "overhead", "sweep", "batching", "reference")
+
 
 def _csv(rows: list[dict], path: Path) -> None:
     columns = sorted({k for row in rows for k in row})
@@ -23,6 +25,16 @@ def _md_table(rows: list[dict], columns: list[str]) -> list[str]:
     return lines + [""]
 
 
+def _series(row: dict) -> str:
+    """One line in the sweep plot: model, shm kind, and request batch size if not 1."""
+    batch, instances = row.get("batch_size", 1), row.get("instances", 1)
+    return (
+        f"{row['model']} {row.get('shm', 'system')}"
+        + (f" b{batch}" if batch != 1 else "")
+        + (f" x{instances}" if instances != 1 else "")
+    )
+
+
 def plot(results: dict, out: Path) -> list[Path]:
     """Latency vs throughput per path, and serving overhead vs the floor."""
     import matplotlib
@@ -34,19 +46,19 @@ def plot(results: dict, out: Path) -> list[Path]:
     sweep = results["sweep"]
     if sweep:
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for model in sorted({r["model"] for r in sweep}):
-            rows = [r for r in sweep if r["model"] == model]
+        for series in sorted({_series(r) for r in sweep}):
+            rows = [r for r in sweep if _series(r) == series]
             ax.plot(
                 [r["throughput_infer_per_s"] for r in rows],
                 [r["p50_ms"] for r in rows],
                 "o-",
-                label=f"{model} p50",
+                label=f"{series} p50",
             )
             ax.plot(
                 [r["throughput_infer_per_s"] for r in rows],
                 [r["p99_ms"] for r in rows],
                 "x--",
-                label=f"{model} p99",
+                label=f"{series} p99",
             )
             for r in rows:
                 ax.annotate(
@@ -55,7 +67,7 @@ def plot(results: dict, out: Path) -> list[Path]:
         ax.set_xlabel("throughput (inferences/s)")
         ax.set_ylabel("latency (ms)")
         ax.set_yscale("log")
-        ax.set_title("gRPC + system shm: latency vs throughput (concurrency sweep)")
+        ax.set_title("gRPC: latency vs throughput (concurrency sweep)")
         ax.legend(fontsize=8)
         fig.tight_layout()
         paths.append(out / "latency_vs_throughput.png")
@@ -83,52 +95,63 @@ def write(results: dict, out: Path, notes: list[str]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "raw.json").write_text(json.dumps(results, indent=2))
     all_rows = []
-    for section in ("floor", "overhead", "sweep", "batching", "reference"):
-        all_rows += [{"section": section} | row for row in results[section]]
+    for section in SECTIONS:
+        all_rows += [{"section": section} | row for row in results.get(section, [])]
     _csv(all_rows, out / "results.csv")
     provider = results["machine"].get("floor_provider", "CPUExecutionProvider")
-    kind = "CPU" if provider == "CPUExecutionProvider" else "GPU"
-    title = f"# Benchmark: triton-onnx-stack, local path ({kind})"
-    lines = [title, "", *header_lines(results["machine"]), ""]
+    gpu = provider != "CPUExecutionProvider"
+    kind = "GPU, instance kind GPU" if gpu else "CPU"
+    lines = [f"# Benchmark: triton-onnx-stack, local path ({kind})", ""]
+    lines += [*header_lines(results["machine"]), ""]
+    floor_columns = ["model", "batch_size", "latency_ms", "throughput_infer_per_s"]
     lines += [f"## Floor: in-process ONNX Runtime ({provider}, inputs in host memory)", ""]
-    lines += _md_table(
-        results["floor"], ["model", "batch_size", "latency_ms", "throughput_infer_per_s"]
-    )
+    lines += _md_table(results["floor"], floor_columns)
+    if results.get("device_floor"):
+        lines += [
+            "## Device-resident floor: in-process ORT, CUDA EP with I/O binding, inputs and "
+            "outputs already in GPU memory (what CUDA shm can offer)",
+            "",
+        ]
+        lines += _md_table(results["device_floor"], floor_columns)
+    overhead_columns = ["model", "protocol", "shm", "p50_ms", "floor_ms", "overhead_ms"]
+    overhead_columns += ["ratio_to_floor"]
+    if gpu:
+        overhead_columns += ["device_floor_ms", "over_device_floor_ms"]
+    overhead_columns += ["srv_queue_ms", "srv_input_ms", "srv_infer_ms", "srv_output_ms"]
     lines += ["## Served, batch 1, concurrency 1: overhead against the floor", ""]
-    lines += _md_table(
-        results["overhead"],
-        [
-            "model",
-            "protocol",
-            "shm",
-            "p50_ms",
-            "floor_ms",
-            "overhead_ms",
-            "ratio_to_floor",
-            "srv_queue_ms",
-            "srv_input_ms",
-            "srv_infer_ms",
-            "srv_output_ms",
-        ],
-    )
-    lines += ["## Concurrency sweep (gRPC, system shm, batch 1)", ""]
+    lines += _md_table(results["overhead"], overhead_columns)
+    shms = sorted({r["shm"] for r in results["sweep"]})
+    lines += [f"## Concurrency sweep (gRPC, shm: {', '.join(shms)})", ""]
     lines += _md_table(
         results["sweep"],
         [
             "model",
+            "shm",
+            "instances",
+            "batch_size",
             "concurrency",
             "throughput_infer_per_s",
             "p50_ms",
             "p99_ms",
             "avg_batch",
             "srv_queue_ms",
+            "srv_input_ms",
             "srv_infer_ms",
+            "srv_output_ms",
         ],
     )
-    lines += ["## Dynamic batching (simple_transformer, gRPC, system shm)", ""]
+    lines += [f"## Dynamic batching (simple_transformer, gRPC, shm: {', '.join(shms)})", ""]
     lines += _md_table(
         results["batching"],
-        ["variant", "concurrency", "throughput_infer_per_s", "p50_ms", "p99_ms", "avg_batch"],
+        [
+            "variant",
+            "shm",
+            "concurrency",
+            "throughput_infer_per_s",
+            "p50_ms",
+            "p99_ms",
+            "avg_batch",
+        ],
     )
     lines += ["## Load generator against tritonclient's raw async loop (gRPC, no shm)", ""]
     lines += _md_table(

@@ -13,9 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench import floor, machine, report
+import stack_settings
+from bench import floor, gpu_notes, machine, report
 from bench.reference import raw_async_throughput
-from bench.served import ROOT, add_batching_variants, run_client
+from bench.served import ROOT, add_batching_variants, add_instance_variants, run_client
 
 MODELS = ("simple_cnn", "simple_transformer")
 GOALS = {"system_shm": 1.10, "http_no_shm": 2.5, "batching_gain": 1.5, "client_vs_reference": 0.9}
@@ -89,13 +90,30 @@ def _notes(results: dict) -> list[str]:
     return notes
 
 
+def _plan(gpu: bool) -> dict:
+    """What a run measures: GPU runs add CUDA shm, the device floor and batch-8 requests."""
+    return {
+        "provider": "CUDAExecutionProvider" if gpu else "CPUExecutionProvider",
+        "overhead_shm": ("none", "system", "cuda") if gpu else ("none", "system"),
+        "sweep_shm": ("cuda", "system") if gpu else ("system",),
+        "sweep": (
+            ("simple_transformer", (1, 2, 4, 8, 16)),
+            ("simple_cnn", (1, 2, 4, 8, 16) if gpu else (1, 2, 4)),
+        ),
+        # batch-8 requests: the transformer's in-process best is at batch 8
+        "batch8": (("simple_transformer", (1, 2, 4)),) if gpu else (),
+        # two instances per GPU overlap one stub's Python work with the other's GPU work
+        "instances": 2 if gpu else 0,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "5"))
     )
     parser.add_argument(
-        "--gpu", action="store_true", help="GPU run: CUDA EP floor, KIND_GPU, CUDA shm too"
+        "--gpu", action="store_true", help="GPU run: CUDA EP floors, KIND_GPU, CUDA shm too"
     )
     parser.add_argument(
         "--out", type=Path, help="results folder (default bench/results/<date>-<host>)"
@@ -108,8 +126,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.gpu:
         os.environ["INSTANCE_KIND"] = "KIND_GPU"  # read by the exporter for instance_group
-    provider = "CUDAExecutionProvider" if args.gpu else "CPUExecutionProvider"
-    shm_modes = ("none", "system", "cuda") if args.gpu else ("none", "system")
+    plan = _plan(args.gpu)
+    info["floor_provider"] = plan["provider"]
+    info["settings"] = ", ".join(
+        f"{name}={stack_settings.get(name, '')}"
+        for name in (
+            "BENCH_SECONDS",
+            "INSTANCE_KIND",
+            "MAX_QUEUE_DELAY_US",
+            "CUDA_MEMORY_POOL_BYTES",
+        )
+    )
     base = int(os.environ.get("BENCH_PORT_BASE", "18700"))
     os.environ.update(
         {
@@ -124,46 +151,69 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(os.environ.get("STACK_RUN_DIR", ROOT / ".stack")).resolve() / "bench"
     repository = _prepare(run_dir)
     variants = add_batching_variants(repository, "simple_transformer")
-    results: dict = {
-        "machine": info,
-        "floor": [],
-        "overhead": [],
-        "sweep": [],
-        "batching": [],
-        "reference": [],
-    }
-    floors = {}
+    instance_variants = (
+        add_instance_variants(repository, MODELS, plan["instances"]) if plan["instances"] else {}
+    )
+    results: dict = {"machine": info} | {section: [] for section in report.SECTIONS}
+    floors, device_floors = {}, {}
     for model in MODELS:
-        for row in floor.measure(
-            repository / model / "1" / "model.onnx", (1, 2, 4, 8), provider=provider
-        ):
-            results["floor"].append({"model": model} | row)
-        floors[model] = results["floor"][-4]["latency_ms"]
+        path = repository / model / "1" / "model.onnx"
+        rows = floor.measure(path, (1, 2, 4, 8), provider=plan["provider"])
+        results["floor"] += [{"model": model} | row for row in rows]
+        floors[model] = rows[0]["latency_ms"]
+        if args.gpu:
+            rows = floor.measure_device(path, (1, 2, 4, 8))
+            results["device_floor"] += [{"model": model} | row for row in rows]
+            device_floors[model] = rows[0]["latency_ms"]
+        print(
+            f"floor {model}: {floors[model]} ms, device {device_floors.get(model)} ms", flush=True
+        )
     process = server.start(repository, run_dir / "run")
     try:
         s = args.seconds
         for model in MODELS:
             for protocol, url in (("http", http), ("grpc", grpc)):
-                for shm in shm_modes:
+                for shm in plan["overhead_shm"]:
                     row = _row(run_client(url, model, protocol, shm, 1, s))
                     row |= {
                         "floor_ms": floors[model],
                         "overhead_ms": round(row["p50_ms"] - floors[model], 2),
                         "ratio_to_floor": round(row["p50_ms"] / floors[model], 3),
                     }
+                    if model in device_floors:
+                        row["device_floor_ms"] = device_floors[model]
+                        row["over_device_floor_ms"] = round(row["p50_ms"] - device_floors[model], 2)
                     results["overhead"].append(row)
+                    print(f"overhead {model} {protocol}/{shm}: {row['p50_ms']} ms", flush=True)
+        for shm in plan["sweep_shm"]:
+            for model, levels in plan["sweep"]:
+                for concurrency in levels:
+                    row = _row(run_client(grpc, model, "grpc", shm, concurrency, s))
+                    results["sweep"].append(row | {"batch_size": 1, "instances": 1})
                     print(
-                        f"overhead {model} {protocol}/{shm}: {row['ratio_to_floor']}x", flush=True
+                        f"sweep {model} {shm} c{concurrency}: {row['throughput_infer_per_s']}/s",
+                        flush=True,
                     )
-        for model, levels in (("simple_transformer", (1, 2, 4, 8, 16)), ("simple_cnn", (1, 2, 4))):
+        for model, levels in plan["batch8"]:
             for concurrency in levels:
-                results["sweep"].append(
-                    _row(run_client(grpc, model, "grpc", "system", concurrency, s))
-                )
-                print(f"sweep {model} c{concurrency}", flush=True)
-        for variant, label in variants.items():
-            row = _row(run_client(grpc, variant, "grpc", "system", 16, s))
-            results["batching"].append({"variant": variant, "label": label} | row)
+                row = _row(run_client(grpc, model, "grpc", "cuda", concurrency, s, batch_size=8))
+                results["sweep"].append(row | {"batch_size": 8, "instances": 1})
+        for variant, model in instance_variants.items():
+            levels = dict(plan["sweep"])[model]
+            for concurrency in levels[1:]:
+                row = _row(run_client(grpc, variant, "grpc", "cuda", concurrency, s))
+                results["sweep"].append(row | {"model": model, "batch_size": 1, "instances": 2})
+            if model == "simple_transformer":
+                for concurrency in (2, 4, 8):
+                    row = _row(
+                        run_client(grpc, variant, "grpc", "cuda", concurrency, s, batch_size=8)
+                    )
+                    results["sweep"].append(row | {"model": model, "batch_size": 8, "instances": 2})
+            print(f"sweep {variant} done", flush=True)
+        for shm in plan["sweep_shm"]:
+            for variant, label in variants.items():
+                row = _row(run_client(grpc, variant, "grpc", shm, 16, s))
+                results["batching"].append({"variant": variant, "label": label} | row)
         for model, concurrency in (("simple_transformer", 4), ("simple_transformer", 16)):
             ours = run_client(grpc, model, "grpc", "none", concurrency, s)
             shape = [1, *floor.sample_shape(repository / model / "1" / "model.onnx")]
@@ -179,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         process.stop()
-    table = report.write(results, out, _notes(results))
+    notes = gpu_notes.notes(results) if args.gpu else _notes(results)
+    table = report.write(results, out, notes)
     print(table.read_text())
     print(f"results: {out}")
     return 0

@@ -55,3 +55,22 @@ def add_batching_variants(repository: Path, model: str) -> dict[str, str]:
     delay = base.dynamic_batching.max_queue_delay_microseconds
     variants[model] = f"dynamic batching, max_queue_delay {delay} us (default)"
     return variants
+
+
+def add_instance_variants(repository: Path, models, count: int) -> dict[str, str]:
+    """Copies of `models` with `count` instances per GPU: {variant: model}."""
+    variants = {}
+    for model in models:
+        source = repository / model
+        config = parse_pbtxt((source / "config.pbtxt").read_text())
+        name = f"{model}_x{count}"
+        config.name = name
+        for group in config.instance_group:
+            group.count = count
+        target = repository / name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(source / "1", target / "1")
+        (target / "config.pbtxt").write_text(to_pbtxt(config))
+        variants[name] = model
+    return variants

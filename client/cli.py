@@ -34,7 +34,7 @@ from client.metrics import ClientMetrics, MetricsPortError
 from client.model_info import ModelSpecError, from_config
 from client.shm import ShmUnavailableError, load_cuda_shm
 from client.transport import InferenceServerException, Transport, default_url
-from client.verify import NoReference, Reference, ReferenceUnavailableError, model_file
+from client.verify import NoReference, ReferenceUnavailableError, VersionedReference
 
 
 class ClientError(RuntimeError):
@@ -75,7 +75,10 @@ def _model_info(transport: Transport, args):
         except InferenceServerException:
             ready = False
         if not ready:
-            names = transport.model_names(client)
+            try:
+                names = transport.model_names(client)
+            except InferenceServerException as exc:  # the index is a control API (key)
+                names = f"unlisted ({explain(exc)})"
             version = f" version {args.model_version}" if args.model_version else ""
             raise ClientError(
                 f"model {args.model!r}{version} is not ready on {transport.url}; "
@@ -91,7 +94,7 @@ def _reference(args, config):
     if not args.verify:
         return NoReference()
     repository = args.model_repository or stack_settings.get_path("MODEL_REPOSITORY")
-    return Reference(model_file(repository, args.model, args.model_version, config))
+    return VersionedReference(repository, args.model, args.model_version, config)
 
 
 class Terminated(KeyboardInterrupt):
@@ -196,6 +199,8 @@ def _publish(args, summaries: list[dict], export: pa_export.ProfileExport) -> No
         for kind, example in s["error_examples"].items():
             count = s["errors"].get(kind, 0)
             print(f"{step}: error ({kind}, {count}x): {example}", file=sys.stderr)
+        if len(s["responses_by_version"]) > 1:  # a rollout ran: show the switch-over
+            print(f"{step}: responses per version: {report.timeline_text(s['version_timeline'])}")
         for problem in s["cleanup_problems"]:
             print(f"{step}: cleanup: {problem}", file=sys.stderr)
         if s["stable"] is False:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from stack_settings.control_key import refusal_fix
+
 _UNREACHABLE_TEXT = re.compile(
     r"UNAVAILABLE|failed to connect|Connection refused|Connection reset|Stream removed|"
     r"connection closed",
@@ -107,6 +109,8 @@ def explain(exc: BaseException) -> str:
     message = str(exc).strip() or type(exc).__name__
     if isinstance(exc, (TimeoutError, ConnectionError)):
         message = f"{type(exc).__name__}: {message}"
+    if fix := refusal_fix(message):  # first: over gRPC it reads UNAVAILABLE, the server is up
+        return f"{message} -> {fix}"
     for pattern, fix in _FIXES:
         match = pattern.search(message)
         if match:
@@ -116,8 +120,13 @@ def explain(exc: BaseException) -> str:
 
 def is_connection_error(exc: BaseException) -> bool:
     """True when the server was unreachable (down, restarting), not slow nor refusing."""
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError) or is_refused_for_key(exc):
         return False
     if isinstance(exc, ConnectionError) or type(exc).__name__ == "HTTPConnectionClosed":
         return True
     return bool(_UNREACHABLE_TEXT.search(str(exc)))
+
+
+def is_refused_for_key(exc: BaseException) -> bool:
+    """True when the server refused a control API for a missing or wrong control key."""
+    return refusal_fix(str(exc)) is not None

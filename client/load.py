@@ -30,6 +30,8 @@ class WorkerStats:
     max_abs_diff: float = 0.0
     cleanup_problems: list[str] = field(default_factory=list)
     server_lost: bool = False  # unreachable or restarted during the run
+    # (second of the run, model version) -> responses: shows a rollout's switch-over point
+    versions: Counter = field(default_factory=Counter)
     # One (request index, send ns, receive ns, ok) per measured request, wall clock
     # (time.time_ns) so they line up with server traces and other machines' logs.
     records: list[tuple[int, int, int, bool]] = field(default_factory=list)
@@ -170,10 +172,12 @@ class Worker(threading.Thread):
                 metrics.finished()
             latency = clock() - began
             received_ns = wall_ns()
+            version = self.transport.response_version(result)
+            self.stats.versions[(int(began - self.schedule.started), version)] += 1
             inputs, expected = sets[entry]
             verify = self.profile.verify_every and index % self.profile.verify_every == 0
             checked = (expected is None or self._verify(result, expected, regions, entry)) and (
-                not verify or self._verify(result, self.reference(inputs), regions)
+                not verify or self._verify(result, self.reference(inputs, version), regions)
             )
             if not checked:
                 metrics.failed("mismatch")  # a wrong answer is a failure, not ok

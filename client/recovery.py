@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from client.errors import is_connection_error
+from stack_settings.control_key import control_headers
 
 _MISSING_REGION = re.compile(r"Unable to find shared memory region: '(?P<region>[^']*)'")
 
@@ -20,12 +21,12 @@ def register_again(regions) -> None:
     for region in regions._created:  # noqa: SLF001 - the regions this worker created
         if regions.kind == "system":
             regions.client.register_system_shared_memory(
-                region.name, f"/{region.name}", region.byte_size
+                region.name, f"/{region.name}", region.byte_size, headers=control_headers()
             )
         else:
             raw = regions._lib.get_raw_handle(region.handle)  # noqa: SLF001
             regions.client.register_cuda_shared_memory(
-                region.name, raw, regions.device_id, region.byte_size
+                region.name, raw, regions.device_id, region.byte_size, headers=control_headers()
             )
 
 

@@ -6,6 +6,7 @@ import csv
 import json
 import platform
 import sys
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -56,6 +57,8 @@ def summarize(result: LoadResult, percentile: int | None = None) -> dict:
         "verified": sum(w.verified for w in result.workers),
         "max_abs_diff": max((w.max_abs_diff for w in result.workers), default=0.0),
         "cleanup_problems": [p for w in result.workers for p in w.cleanup_problems],
+        "responses_by_version": dict(sorted(_by_version(result).items())),
+        "version_timeline": version_timeline(result),
         # None: a fixed --requests/--duration run, not checked; True/False: windows compared
         "stable": result.stable,
         "measurement": asdict(settings) if settings else None,
@@ -66,6 +69,46 @@ def summarize(result: LoadResult, percentile: int | None = None) -> dict:
             "python": sys.version.split()[0],
         },
     }
+
+
+def _version_counts(result: LoadResult) -> Counter:
+    """(second of the run, model version) -> responses, over all workers."""
+    total = Counter()
+    for worker in result.workers:
+        total.update(worker.versions)
+    return total
+
+
+def _by_version(result: LoadResult) -> Counter:
+    versions = Counter()
+    for (_, version), count in _version_counts(result).items():
+        versions[version] += count
+    return versions
+
+
+def version_timeline(result: LoadResult) -> list[dict]:
+    """Responses per model version in each second of the run: [{"t_s": 0, "1": 40}, ...]."""
+    rows: dict[int, dict] = {}
+    for (second, version), count in sorted(_version_counts(result).items()):
+        rows.setdefault(second, {"t_s": second})[version] = count
+    return [rows[second] for second in sorted(rows)]
+
+
+def timeline_text(rows: list[dict]) -> str:
+    """'0-9s v1:12000, 10s v1:28/v3:1212, 11-18s v3:9000, ...': runs of one version merged."""
+    spans: list[list] = []  # [first second, last second, {version: count}]
+    for row in rows:
+        counts = {k: v for k, v in row.items() if k != "t_s"}
+        if spans and len(counts) == 1 and spans[-1][2].keys() == counts.keys():
+            spans[-1][1] = row["t_s"]
+            for version, count in counts.items():
+                spans[-1][2][version] += count
+        else:
+            spans.append([row["t_s"], row["t_s"], counts])
+    return ", ".join(
+        (f"{a}s " if a == b else f"{a}-{b}s ") + "/".join(f"v{v}:{n}" for v, n in c.items())
+        for a, b, c in spans
+    )
 
 
 def table(summaries: list[dict]) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from client.model_info import ModelInfo
+from stack_settings.control_key import control_headers
 
 SHM_MODES = ("none", "system", "cuda")
 
@@ -102,12 +103,16 @@ class WorkerRegions:
             key = f"/{name}"
             region.handle = self._lib.create_shared_memory_region(name, key, byte_size)
             self._created.append(region)
-            self.client.register_system_shared_memory(name, key, byte_size)
+            self.client.register_system_shared_memory(
+                name, key, byte_size, headers=control_headers()
+            )
         else:
             region.handle = self._lib.create_shared_memory_region(name, byte_size, self.device_id)
             self._created.append(region)
             raw = self._lib.get_raw_handle(region.handle)
-            self.client.register_cuda_shared_memory(name, raw, self.device_id, byte_size)
+            self.client.register_cuda_shared_memory(
+                name, raw, self.device_id, byte_size, headers=control_headers()
+            )
         self._registered.append(name)
         return region
 
@@ -163,7 +168,7 @@ class WorkerRegions:
             else self.client.get_cuda_shared_memory_status
         )
         try:
-            status = status_of()
+            status = status_of(headers=control_headers())
         except Exception:  # noqa: BLE001 - server gone: nothing is registered there any more
             return []
         if not isinstance(status, list):  # gRPC answers with a protobuf message
@@ -181,7 +186,7 @@ def _unregister_when_free(unregister, name: str, patience_s: float = 10.0) -> No
     deadline = time.monotonic() + patience_s
     while True:
         try:
-            unregister(name)
+            unregister(name, headers=control_headers())
             return
         except Exception as exc:
             if "in use" not in str(exc) or time.monotonic() > deadline:
@@ -208,7 +213,7 @@ def sweep_process_regions(client, registered_names: list[str]) -> list[str]:
     prefix, removed = process_prefix(), []
     for name in registered_names:
         if name.startswith(prefix):
-            client.unregister_system_shared_memory(name)
+            client.unregister_system_shared_memory(name, headers=control_headers())
             removed.append(name)
     for name in os.listdir("/dev/shm") if os.path.isdir("/dev/shm") else []:
         if name.startswith(prefix):

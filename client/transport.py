@@ -13,6 +13,7 @@ from gevent._hub_local import get_hub_if_exists
 from tritonclient.utils import InferenceServerException
 
 import stack_settings
+from stack_settings.control_key import control_headers
 
 PROTOCOLS = ("http", "grpc")
 
@@ -45,7 +46,7 @@ class Transport:
 
     def system_shm_names(self, client) -> list[str]:
         """Names of the system shm regions registered on the server."""
-        status = client.get_system_shared_memory_status()
+        status = client.get_system_shared_memory_status(headers=control_headers())
         if self.protocol == "http":
             return [region["name"] for region in status]
         return list(self.as_dict(status).get("regions", {}))
@@ -73,7 +74,7 @@ class Transport:
 
     def model_names(self, client) -> list[str]:
         """Names in the server's repository index."""
-        index = client.get_model_repository_index()
+        index = client.get_model_repository_index(headers=control_headers())
         entries = index if isinstance(index, list) else self.as_dict(index).get("models", [])
         return sorted({entry["name"] for entry in entries})
 
@@ -84,6 +85,13 @@ class Transport:
         else:
             stats = self.as_dict(client.get_inference_statistics(model, version))
         return stats["model_stats"][0] if stats.get("model_stats") else {}
+
+    def response_version(self, result) -> str:
+        """The model version that answered (rollouts: which one served this request)."""
+        response = result.get_response()
+        if isinstance(response, dict):
+            return str(response.get("model_version", ""))
+        return response.model_version
 
     def infer_input(self, name: str, shape: list[int], datatype: str, data: np.ndarray | None):
         tensor = self.module.InferInput(name, shape, datatype)

@@ -46,7 +46,7 @@ class Reference:
         self.output_names = [o.name for o in self.session.get_outputs()]
         self._cache: dict[int, dict[str, np.ndarray]] = {}
 
-    def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def __call__(self, inputs: dict[str, np.ndarray], version: str = "") -> dict[str, np.ndarray]:
         # Each worker reuses its inputs, so compute the reference once per input set.
         key = id(inputs)
         if key not in self._cache:
@@ -67,8 +67,29 @@ class Reference:
         return diff, bool(np.allclose(actual, expected, atol=VERIFY_ATOL, rtol=VERIFY_RTOL))
 
 
+class VersionedReference:
+    """One Reference per model version, opened when a response first names that version.
+
+    During a rollout two versions answer; each response is checked against its own.
+    """
+
+    def __init__(self, repository: Path, model: str, version: str, config: dict):
+        self.repository, self.model, self.config = repository, model, config
+        first = Reference(model_file(repository, model, version, config))  # fails early
+        self.default = version
+        self._by_version = {version: first}
+
+    def __call__(self, inputs: dict[str, np.ndarray], version: str = "") -> dict:
+        if version not in self._by_version:
+            path = model_file(self.repository, self.model, version, self.config)
+            self._by_version[version] = Reference(path)
+        return self._by_version[version](inputs)
+
+    compare = staticmethod(Reference.compare)
+
+
 class NoReference:
     """Stands in when --verify is off."""
 
-    def __call__(self, inputs):
+    def __call__(self, inputs, version=""):
         raise AssertionError("verification is off")

@@ -1,5 +1,5 @@
 # The client service: load generator (HTTP/gRPC, system or CUDA shared memory) + client metrics.
-# CLIENT_EXTRAS=client,cuda adds cuda-python for --shm cuda (the gpu profile builds it so).
+# CLIENT_LOCK=client-cuda adds cuda-python for --shm cuda (the gpu profile builds it so).
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 FROM ${PYTHON_IMAGE}
 
@@ -10,13 +10,15 @@ RUN python3 -m venv /opt/venv \
     && useradd --create-home --uid 1000 stack && mkdir -p /reports /traces && chown stack /reports /traces
 WORKDIR /opt/stack
 
-ARG CLIENT_EXTRAS=client
+# Dependencies first, from the lock (hashes; docs/dependencies.md): code edits keep this layer.
+ARG CLIENT_LOCK=client
+COPY requirements/${CLIENT_LOCK}.lock requirements/
+RUN pip install --require-hashes -r requirements/${CLIENT_LOCK}.lock
 COPY pyproject.toml ./
-RUN touch README.md && pip install ".[${CLIENT_EXTRAS}]" && pip uninstall -y triton-onnx-stack
 COPY stack_settings/ stack_settings/
 COPY client/ client/
 COPY profiling/ profiling/
-RUN pip install --no-deps .
+RUN touch README.md && pip install --no-deps .
 
 USER stack
 CMD ["python", "-m", "client", "--help"]

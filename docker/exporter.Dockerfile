@@ -11,21 +11,20 @@ RUN python3 -m venv /opt/venv \
     && useradd --create-home --uid 1000 stack && mkdir -p /workspace && chown stack /workspace
 WORKDIR /opt/stack
 
-# Layer 1, torch alone (the big one): local wheels first (docker/wheels/, filled by `make images`
-# where the machine has the CPU wheel), else PyTorch's CPU index; PyPI's default is the CUDA build.
-ARG TORCH_REQUIREMENT="torch>=2.13.0,<2.14"
+# Dependencies first, from the lock (hashes; docs/dependencies.md), so code edits keep this layer.
+# torch==...+cpu comes from docker/wheels/ (`make images` copies the machine's CPU wheel there)
+# or PyTorch's CPU index (PyPI's default torch is the CUDA build).
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 COPY docker/wheels/ /tmp/wheels/
-RUN pip install --find-links /tmp/wheels ${TORCH_INDEX_URL:+--extra-index-url $TORCH_INDEX_URL} \
-      "${TORCH_REQUIREMENT}" \
+COPY requirements/exporter.lock requirements/
+RUN pip install --require-hashes --find-links /tmp/wheels \
+      ${TORCH_INDEX_URL:+--extra-index-url $TORCH_INDEX_URL} -r requirements/exporter.lock \
     && rm -rf /tmp/wheels
-# Layer 2, the other dependencies: pyproject only (README is a stub), so code edits keep this layer.
+# Then the code (README is a stub: pyproject names it).
 COPY pyproject.toml ./
-RUN touch README.md && pip install '.[exporter]' && pip uninstall -y triton-onnx-stack
-# Layer 3, the code.
 COPY stack_settings/ stack_settings/
 COPY exporter/ exporter/
-RUN pip install --no-deps '.[exporter]'
+RUN touch README.md && pip install --no-deps .
 
 USER stack
 ENTRYPOINT ["python", "-m", "exporter"]

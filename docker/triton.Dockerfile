@@ -12,8 +12,9 @@ RUN python3 -m venv /opt/venv && useradd --create-home --uid 1000 triton-server 
     && mkdir -p /traces && chown triton-server /traces
 WORKDIR /opt/stack
 
-COPY pyproject.toml ./
-RUN touch README.md && pip install '.[server]' && pip uninstall -y triton-onnx-stack
+# Dependencies from the lock (hashes; docs/dependencies.md), before the code.
+COPY requirements/server.lock requirements/
+RUN pip install --require-hashes -r requirements/server.lock
 COPY stack_settings/ stack_settings/
 COPY local_stack/ local_stack/
 COPY backends/ backends/

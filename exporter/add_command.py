@@ -49,11 +49,17 @@ def add_main(argv: list[str]) -> int:
         import tritonclient.grpc as grpcclient  # noqa: PLC0415
         from tritonclient.utils import InferenceServerException  # noqa: PLC0415
 
+        from stack_settings.control_key import control_headers, refusal_fix  # noqa: PLC0415
+
         try:
-            grpcclient.InferenceServerClient(args.load).load_model(args.name)
+            client = grpcclient.InferenceServerClient(args.load)
+            client.load_model(args.name, headers=control_headers())
         except InferenceServerException as exc:
+            fix = refusal_fix(str(exc))
             print(
-                f"error: Triton at {args.load} could not load {args.name}: {exc}", file=sys.stderr
+                f"error: Triton at {args.load} could not load {args.name}: {exc}"
+                + (f" -> {fix}" if fix else ""),
+                file=sys.stderr,
             )
             return 1
         print(f"loaded {args.name} into Triton at {args.load}")

@@ -1,6 +1,7 @@
 """`python -m exporter`: build the built-in (and user) models into $MODEL_REPOSITORY.
 
 `python -m exporter add model.onnx --name X [--repository DIR]` brings an ONNX file of your own.
+`python -m exporter rollout|rollback --model NAME ...` changes the served version live.
 """
 
 from __future__ import annotations
@@ -166,5 +167,10 @@ def _publish_derived(args, repository: Path, exported: list[str], builtins, opti
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: `add` for a BYO ONNX file, otherwise build the models."""
-    return build_all(sys.argv[1:] if argv is None else argv)
+    """Entry point: `rollout`/`rollback` of a served model, otherwise build the models."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["rollout"], ["rollback"]):
+        from exporter.rollout_cli import main as rollout_main  # noqa: PLC0415
+
+        return rollout_main(argv[0], argv[1:])
+    return build_all(argv)

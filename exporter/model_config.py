@@ -124,6 +124,8 @@ def build_model_config(
     group = config.instance_group.add()
     group.count = options.instance_count
     group.kind = mc.ModelInstanceGroup.Kind.Value(options.instance_kind)
+    if group.kind == mc.ModelInstanceGroup.KIND_GPU:
+        keep_inputs_on_gpu(config)
     if batched:
         config.dynamic_batching.max_queue_delay_microseconds = options.max_queue_delay_us
     for key, value in options.parameters.items():
@@ -134,6 +136,14 @@ def build_model_config(
         set_version_policy(config, options.version_policy)
     if options.warmup_batch_size > 0:
         add_random_warmup(config, inputs, options.warmup_batch_size)
+        if group.kind == mc.ModelInstanceGroup.KIND_GPU:
+            # ORT's CUDA EP searches cuDNN's conv algorithms for each new input shape, i.e.
+            # for every batch size the dynamic batcher first merges: on the H200 the full-HD
+            # CNN's served throughput collapsed at concurrency >= 4 (merged batches) while
+            # batch 1 was fast. Warm every size up front so that search happens at load.
+            for batch in range(1, config.max_batch_size + 1):
+                if batch != options.warmup_batch_size:
+                    add_random_warmup(config, inputs, batch, name=f"random_input_b{batch}")
     return config
 
 
@@ -152,10 +162,12 @@ def set_version_policy(config: mc.ModelConfig, policy: str) -> None:
         )
 
 
-def add_random_warmup(config: mc.ModelConfig, inputs, batch_size: int) -> None:
+def add_random_warmup(
+    config: mc.ModelConfig, inputs, batch_size: int, name: str = "random_input"
+) -> None:
     """A model_warmup entry with random data so the first real request is not cold."""
     warmup = config.model_warmup.add()
-    warmup.name = "random_input"
+    warmup.name = name
     # Triton sends the warmup batch as is: a non-batching model takes one request of its dims.
     warmup.batch_size = min(batch_size, config.max_batch_size) if config.max_batch_size else 1
     batched = config.max_batch_size > 0
@@ -184,6 +196,7 @@ def add_tensorrt_accelerator(
     group = trt.instance_group.add()
     group.count = config.instance_group[0].count if config.instance_group else 1
     group.kind = mc.ModelInstanceGroup.KIND_GPU
+    keep_inputs_on_gpu(trt)
     accelerator = trt.optimization.execution_accelerators.gpu_execution_accelerator.add()
     accelerator.name = "tensorrt"
     accelerator.parameters["precision_mode"] = "FP16"
@@ -191,6 +204,16 @@ def add_tensorrt_accelerator(
     accelerator.parameters["trt_engine_cache_enable"] = "1"
     accelerator.parameters["trt_engine_cache_path"] = cache_path
     return trt
+
+
+def keep_inputs_on_gpu(config: mc.ModelConfig) -> None:
+    """Let the python backend hand GPU inputs (CUDA shm) to our backend as they are.
+
+    By default it copies every input to the host first; our backend binds GPU inputs to ONNX
+    Runtime in place (backends/onnxruntime/device_io.py). The NGC image's native backend
+    ignores this key.
+    """
+    config.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value = "no"
 
 
 def to_pbtxt(config: mc.ModelConfig) -> str:

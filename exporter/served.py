@@ -14,6 +14,7 @@ from tritonclient.utils import InferenceServerException, triton_to_np_dtype
 
 from exporter.model_config import ServingOptions, build_model_config, to_pbtxt
 from exporter.repository import staged_model_dir, write_atomic
+from stack_settings.control_key import control_headers, refusal_fix
 
 # The server runs the same ONNX Runtime on the same file: only thread-dependent rounding.
 SERVED_ATOL = 1e-5
@@ -26,7 +27,9 @@ def check_served(grpc_url: str, repository: Path, name: str) -> str | None:
     """
     client = grpcclient.InferenceServerClient(grpc_url)
     try:
-        client.load_model(name)  # re-reads the folder: the freshly published version
+        client.load_model(
+            name, headers=control_headers()
+        )  # re-reads the folder: the freshly published version
         config = client.get_model_config(name, as_json=True)["config"]
         batched = int(config.get("max_batch_size", 0)) > 0
         filename = config.get("default_model_filename") or "model.onnx"
@@ -56,7 +59,9 @@ def check_served(grpc_url: str, repository: Path, name: str) -> str | None:
                 diff = float(np.max(np.abs(actual - reference)))
                 return f"output {output.name!r}: max abs diff {diff:.3g} > {SERVED_ATOL}"
     except (InferenceServerException, OSError, KeyError, ValueError) as exc:
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
+        first_line = str(exc).strip().splitlines()[0][:300]
+        fix = refusal_fix(first_line)
+        return f"{type(exc).__name__}: {first_line}" + (f" -> {fix}" if fix else "")
     finally:
         client.close()
     return None
@@ -81,7 +86,7 @@ def check_candidate(
     finally:
         client = grpcclient.InferenceServerClient(grpc_url)
         try:
-            client.unload_model(name)
+            client.unload_model(name, headers=control_headers())
         except InferenceServerException:
             pass  # never loaded: the reason is already in the result
         finally:

@@ -1,9 +1,9 @@
-"""python -m local_stack up|down|status"""
+"""python -m local_stack up|serve|down|status, or key rotate|path"""
 
 import sys
 
-from local_stack import pipeline
-from local_stack.server import ServerStartError
+import stack_settings
+from local_stack import key_command, pipeline
 
 COMMANDS = {
     "up": pipeline.up,
@@ -11,12 +11,18 @@ COMMANDS = {
     "down": pipeline.down,
     "status": pipeline.status,
 }
+USAGE = f"usage: python -m local_stack {{{'|'.join(COMMANDS)}}} | key {{{'|'.join(key_command.COMMANDS)}}}"
 
-if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
-    print(f"usage: python -m local_stack {{{'|'.join(COMMANDS)}}}", file=sys.stderr)
+args = sys.argv[1:]
+if args[:1] == ["key"] and len(args) == 2 and args[1] in key_command.COMMANDS:
+    command = key_command.COMMANDS[args[1]]
+elif len(args) == 1 and args[0] in COMMANDS:
+    command = COMMANDS[args[0]]
+else:
+    print(USAGE, file=sys.stderr)
     raise SystemExit(2)
 try:
-    raise SystemExit(COMMANDS[sys.argv[1]]())
-except ServerStartError as exc:
+    raise SystemExit(command())
+except stack_settings.StackError as exc:  # ServerStartError, ControlKeyError: message names the fix
     print(f"error: {exc}", file=sys.stderr)
     raise SystemExit(1) from None

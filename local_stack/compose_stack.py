@@ -109,9 +109,21 @@ def compose_command(files: list[Path] | None = None) -> list[str]:
     return command
 
 
+def compose_environment() -> dict[str, str]:
+    """The environment compose runs with: compose.yaml requires TRITON_CONTROL_KEY on every
+    command (up, ps, down alike), the key of .stack/control.key unless one is exported."""
+    from stack_settings.control_key import ensure_control_key  # noqa: PLC0415 (needs .env)
+
+    return os.environ | {"TRITON_CONTROL_KEY": ensure_control_key()}
+
+
 def _compose(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*compose_command(), *args], check=check, capture_output=capture, text=True
+        [*compose_command(), *args],
+        check=check,
+        capture_output=capture,
+        text=True,
+        env=compose_environment(),
     )
 
 

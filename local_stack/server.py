@@ -20,6 +20,7 @@ import stack_settings
 from local_stack import backend_dir
 from local_stack.processes import ManagedProcess, busy_ports_message
 from local_stack.triton_command import local_only_args, triton_args
+from stack_settings.control_key import control_headers
 
 
 class ServerStartError(stack_settings.StackError):
@@ -99,7 +100,9 @@ def is_ready(url: str | None = None, timeout: float = 2.0) -> bool:
 
 def model_states(url: str | None = None) -> dict[str, str]:
     """{model: state} from the repository index."""
-    request = urllib.request.Request(f"{url or http_url()}/v2/repository/index", method="POST")
+    request = urllib.request.Request(
+        f"{url or http_url()}/v2/repository/index", method="POST", headers=control_headers("http")
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return {m["name"]: m.get("state", "UNKNOWN") for m in json.load(response)}
 

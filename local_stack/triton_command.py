@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import stack_settings
+from stack_settings.control_key import control_header_name, ensure_control_key
+
+# Control APIs that need the key: they change what the server serves (load/unload any model in
+# the repository), map another process's memory (shm register by key), or reconfigure it (trace,
+# logging). Left open, all read-only: health, metadata and inference (the service itself),
+# model-config (clients build requests from it), statistics (the client's server-side breakdown;
+# the same counters /metrics exports without a key).
+RESTRICTED_APIS = ("model-repository", "shared-memory", "trace", "logging")
 
 
 def python_shm_config() -> str:
@@ -17,12 +25,26 @@ def python_shm_config() -> str:
     return f"python,shm-default-byte-size={default},shm-growth-byte-size={growth}"
 
 
-def triton_args(model_repository: str, trace_file: str | None = None) -> list[str]:
+def restricted_api_args(control_key: str | None = None) -> list[str]:
+    """Triton's flags that put the control APIs behind the key, over HTTP and over gRPC.
+
+    Triton 2.51 parses `<apis>:<header>=<key>` (its --help shows a comma before the header, which
+    the parser refuses). `control_key` defaults to the local one (generated on first use); the
+    chart passes a placeholder its pod spec fills from a Secret.
+    """
+    key = ensure_control_key() if control_key is None else control_key
+    restriction = f"{','.join(RESTRICTED_APIS)}:{control_header_name()}={key}"
+    return [f"--http-restricted-api={restriction}", f"--grpc-restricted-protocol={restriction}"]
+
+
+def triton_args(
+    model_repository: str, trace_file: str | None = None, control_key: str | None = None
+) -> list[str]:
     """Flags shared by every way of running the server (the container's command).
 
     Tracing stays OFF; the trace file (default: the container's, CONTAINER_TRACE_FILE) is fixed
     here because Triton refuses to move it over the network. `python -m profiling` switches
-    tracing on per model at runtime (docs/profiling.md).
+    tracing on per model at runtime (docs/profiling.md), sending the control key.
     """
     trace_file = trace_file or stack_settings.get("CONTAINER_TRACE_FILE")
     return [
@@ -37,14 +59,22 @@ def triton_args(model_repository: str, trace_file: str | None = None) -> list[st
         f"--trace-config=triton,file={trace_file}",
         "--metrics-config=summary_latencies=true",
         "--log-info=true",
+        *restricted_api_args(control_key),
     ]
 
 
 def local_only_args(backend_directory: str, bind_address: str = "127.0.0.1") -> list[str]:
-    """Extra flags of the local path: loopback only, and our assembled backend folder."""
-    return [
+    """Extra flags of the local path: loopback only, our assembled backend folder, CUDA pool."""
+    args = [
         f"--backend-directory={backend_directory}",
         f"--http-address={bind_address}",
         f"--grpc-address={bind_address}",
         f"--metrics-address={bind_address}",
     ]
+    pool = stack_settings.get("CUDA_MEMORY_POOL_BYTES", "").strip()
+    if pool:
+        # GPU outputs of our backend reach the server through this pool; when a merged batch
+        # does not fit, the python backend falls back to CUDA IPC per output (20+ ms a request
+        # for full-HD images on the H200).
+        args.append(f"--cuda-memory-pool-byte-size=0:{int(pool)}")
+    return args

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # GPU proof of the local path (issue 7): export on the GPU machine, serve with instance kind GPU,
-# then scripts/gpu_check.py checks CUDA shm parity, GPU metrics, CUDA/TensorRT EPs and cleanup.
+# then scripts/gpu_check.py checks parity over CUDA shm / system shm / no shm at batch 1, 4, 8 with
+# merging, the device-resident data path, GPU memory over 1,000 requests, GPU metrics, EPs, cleanup.
 #
 #   scripts/gpu-check.sh [OUT_DIR]
 #
@@ -18,6 +19,9 @@ mkdir -p "$out_dir" "$work"
 source scripts/gpu-env.sh
 
 export MODEL_REPOSITORY="$work/model_repository" STACK_RUN_DIR="$work/run"
+# Batch-8 requests can only merge under a larger max batch; a longer queue delay makes the
+# dynamic batcher merge the check's 4 requests in flight, so the split path is proven too.
+export DEFAULT_MAX_BATCH_SIZE=${DEFAULT_MAX_BATCH_SIZE:-16} MAX_QUEUE_DELAY_US=${MAX_QUEUE_DELAY_US:-5000}
 if [ "${GPU_CHECK_CPU_SMOKE:-0}" = 1 ]; then
   export INSTANCE_KIND=KIND_CPU; smoke=--no-gpu-ok
 else

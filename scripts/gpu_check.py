@@ -26,6 +26,9 @@ sys.path.insert(0, str(ROOT))
 import stack_settings  # noqa: E402
 from local_stack import client_run, triton_metrics  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "scripts"))
+import gpu_check_memory  # noqa: E402
+
 MODELS = ("simple_cnn", "simple_transformer")
 GPU_METRICS = ("nv_gpu_utilization", "nv_gpu_memory_used_bytes", "nv_gpu_power_usage")
 results: list[tuple[str, bool, str]] = []
@@ -78,12 +81,17 @@ def server_version(http: str) -> str:
         return json.load(response)["version"]
 
 
+PARITY_BATCHES = (1, 4, 8)
+PARITY_REQUESTS = 16  # per run, 4 in flight: the dynamic batcher merges them
+
+
 def run_client(model: str, protocol: str, shm: str, batch: int, url: str, repo: Path, out: Path):
     """One verified client run; returns its summary (or None and the error text)."""
     try:
         summary = client_run.run_client(
             model, out / f"{model}-{protocol}-{shm}-b{batch}", protocol=protocol, shm=shm,
-            batch_size=batch, concurrency=2, requests=8, url=url, verify_repository=repo,
+            batch_size=batch, concurrency=4, requests=PARITY_REQUESTS, url=url,
+            verify_repository=repo,
         )  # fmt: skip
     except client_run.ClientRunError as exc:
         return None, str(exc)
@@ -91,23 +99,63 @@ def run_client(model: str, protocol: str, shm: str, batch: int, url: str, repo: 
 
 
 def check_parity(http: str, grpc: str, repo: Path, out: Path, shms: list[str]) -> None:
+    """Outputs equal in-process ORT over every data path, with requests merged on the server."""
     for model in MODELS:
-        for protocol, url in (("http", http), ("grpc", grpc)):
-            for shm in shms:
-                for batch in (1, 4):
+        for shm in shms:
+            merged_runs = []
+            for protocol, url, batches in (("grpc", grpc, PARITY_BATCHES), ("http", http, (1,))):
+                for batch in batches:
                     summary, error = run_client(model, protocol, shm, batch, url, repo, out)
                     name = f"parity {model} {protocol} shm={shm} batch={batch}"
                     if summary is None:
                         check(name, False, f"client failed: {error}")
                         continue
-                    ok = summary["requests_failed"] == 0 and summary["verified"] == 8
+                    executed = summary["server"].get("avg_batch_size") or 0
+                    if executed > batch:
+                        merged_runs.append(f"{protocol} b{batch}: {executed}")
+                    ok = summary["requests_failed"] == 0 and summary["verified"] == PARITY_REQUESTS
                     check(
                         name,
                         ok,
-                        f"max abs diff vs in-process ORT {summary['max_abs_diff']:.3g} "
-                        f"(atol 1e-3 + rtol 1e-3; GPU matmuls use TF32), "
+                        f"{summary['verified']}/{PARITY_REQUESTS} verified, max abs diff vs "
+                        f"in-process ORT (CPU EP) {summary['max_abs_diff']:.3g} (atol 1e-3 + rtol "
+                        f"1e-3; GPU matmuls use TF32), executed batch avg {executed}, "
                         f"p50 {summary['latency_ms'].get('p50')} ms",
                     )
+            # gRPC without shm serialises each full-HD batch for up to seconds, so its requests
+            # rarely meet in the queue; one merged run per data path proves the split there.
+            check(
+                f"dynamic batching merged {model} requests over shm={shm}",
+                bool(merged_runs),
+                f"runs whose executed batch exceeded the request batch: {merged_runs}",
+            )
+
+
+def check_data_path(log_file: Path) -> None:
+    """Each GPU instance logged that it took the device-resident path."""
+    lines = log_file.read_text(errors="replace").splitlines() if log_file.is_file() else []
+    for model in MODELS:
+        line = next((x for x in lines if f"{model} (" in x and "data path" in x), "")
+        check(
+            f"{model} serves on the device-resident data path",
+            "device-resident data path" in line,
+            line.split("providers", 1)[-1].strip()[:200] or f"no data-path line in {log_file}",
+        )
+
+
+def check_memory_growth(metrics_url: str, grpc: str, out: Path) -> None:
+    """1,000 requests per model after warm-up: GPU memory must not grow."""
+    before = gpu_check_memory.device_memory(metrics_url)
+    failures = gpu_check_memory.run_requests(MODELS, grpc, out, 1000)
+    after = gpu_check_memory.device_memory(metrics_url)
+    gained = gpu_check_memory.growth(before, after)
+    tolerance = gpu_check_memory.GROWTH_TOLERANCE_BYTES
+    check(
+        "no GPU memory growth over 1,000 requests per model (CUDA shm, c4, merged)",
+        not failures and all(v <= tolerance for v in gained.values()),
+        f"before {before} after {after}; growth in bytes {gained} (tolerance "
+        f"{tolerance // 2**20} MiB){'; ' + '; '.join(failures) if failures else ''}",
+    )
 
 
 def gpu_samples(metrics_url: str) -> dict[str, float]:
@@ -159,7 +207,7 @@ def check_gpu_metrics(metrics_url: str, grpc_url: str, memory_before: Path | Non
             "--concurrency",
             "4",
             "--duration",
-            "15",
+            "8",
             "--url",
             grpc_url,
             "--quiet",
@@ -190,9 +238,20 @@ def check_gpu_metrics(metrics_url: str, grpc_url: str, memory_before: Path | Non
 def check_cleanup(http: str) -> None:
     import tritonclient.http as httpclient
 
+    from stack_settings.control_key import control_headers
+
     client = httpclient.InferenceServerClient(http)
-    cuda = [r for r in client.get_cuda_shared_memory_status() if r["name"].startswith("tos_")]
-    system = [r for r in client.get_system_shared_memory_status() if r["name"].startswith("tos_")]
+    headers = control_headers("http")
+    cuda = [
+        r
+        for r in client.get_cuda_shared_memory_status(headers=headers)
+        if r["name"].startswith("tos_")
+    ]
+    system = [
+        r
+        for r in client.get_system_shared_memory_status(headers=headers)
+        if r["name"].startswith("tos_")
+    ]
     leftovers = [f for f in os.listdir("/dev/shm") if f.startswith("tos_")]
     check("no CUDA shm region left registered", not cuda, str(cuda))
     check("no system shm region left registered", not system, str(system))
@@ -290,6 +349,9 @@ def main() -> int:
     shms = ["system", "none"] if args.no_gpu_ok else ["cuda", "system", "none"]
     check_parity(http, grpc, repo, args.out, shms)
     if not args.no_gpu_ok:
+        log_file = stack_settings.get_path("STACK_RUN_DIR") / "logs" / "tritonserver.log"
+        check_data_path(log_file)
+        check_memory_growth(metrics_url, grpc, args.out)
         check_gpu_metrics(metrics_url, grpc, args.memory_before)
     check_cleanup(http)
     failed = [name for name, ok, _ in results if not ok]

@@ -27,6 +27,7 @@ import onnxruntime as ort  # noqa: E402
 import ort_profile  # noqa: E402
 import server_flags  # noqa: E402
 import signature  # noqa: E402
+from device_io import runner_for  # noqa: E402
 from session import providers_for, session_options  # noqa: E402
 
 
@@ -76,27 +77,64 @@ class TritonPythonModel:
         self.session = ort.InferenceSession(model_path, sess_options=options, providers=providers)
         self.input_names = [node.name for node in self.session.get_inputs()]
         self.output_names = [node.name for node in self.session.get_outputs()]
+        device_id = int(args["model_instance_device_id"])
+        self.device_runner, data_path = runner_for(self.session, self.config, kind, device_id)
         log = pb_utils.Logger
         for note in notes:
             log.log_warn(f"{self.name}: {note}")
         log.log_info(
             f"{self.name} ({args['model_instance_name']}): onnxruntime {ort.__version__}, "
-            f"providers {self.session.get_providers()}, numpy {np.__version__}"
+            f"providers {self.session.get_providers()}, numpy {np.__version__}, {data_path}"
         )
 
     def execute(self, requests):
         """Run the requests the dynamic batcher gathered as one ORT call where shapes allow."""
+        if self.device_runner is not None:
+            return self._execute_on_device(requests)
         feeds = [self._feeds(request) for request in requests]
-        if len(requests) > 1 and self.max_batch_size > 0 and _same_trailing_shapes(feeds):
+        if self._mergeable(feeds):
             return self._run_batched(feeds)
         return [self._run_one(feed) for feed in feeds]
+
+    def _mergeable(self, feeds) -> bool:
+        return len(feeds) > 1 and self.max_batch_size > 0 and _same_trailing_shapes(feeds)
 
     def _feeds(self, request) -> dict:
         # as_numpy() is a view of the request's shared memory: no copy before ORT reads it.
         return {
-            name: _ort_input(pb_utils.get_input_tensor_by_name(request, name).as_numpy())
+            name: _ort_input(_host_array(pb_utils.get_input_tensor_by_name(request, name)))
             for name in self.input_names
         }
+
+    def _execute_on_device(self, requests):
+        """Inputs, ORT run and outputs in device memory (see device_io.py)."""
+        torch = self.device_runner.torch
+        feeds = [
+            {
+                name: _torch_tensor(torch, pb_utils.get_input_tensor_by_name(request, name))
+                for name in self.input_names
+            }
+            for request in requests
+        ]
+        groups = [feeds] if self._mergeable(feeds) else [[feed] for feed in feeds]
+        responses = []
+        for group in groups:
+            try:
+                outputs = self.device_runner.run(group)
+            except Exception as exc:  # noqa: BLE001 - becomes these requests' error
+                error = pb_utils.TritonError(f"{self.name}: {exc}")
+                responses += [pb_utils.InferenceResponse(error=error) for _ in group]
+                continue
+            responses += [
+                pb_utils.InferenceResponse(
+                    output_tensors=[
+                        pb_utils.Tensor.from_dlpack(name, tensor)
+                        for name, tensor in zip(self.output_names, tensors, strict=False)
+                    ]
+                )
+                for tensors in outputs
+            ]
+        return responses
 
     def _run_one(self, feed):
         try:
@@ -122,6 +160,25 @@ class TritonPythonModel:
     def finalize(self):
         ort_profile.finish(self.session, self.config)  # writes ORT's profile when it was on
         self.session = None
+
+
+def _host_array(tensor):
+    """A numpy view of a CPU input; a GPU input (device path off) is copied to the host once."""
+    if tensor.is_cpu():
+        return tensor.as_numpy()
+    try:
+        import torch  # noqa: PLC0415
+
+        return torch.from_dlpack(tensor.to_dlpack()).cpu().numpy()
+    except ImportError:
+        return ort.OrtValue.from_dlpack(tensor.to_dlpack()).numpy()
+
+
+def _torch_tensor(torch, tensor):
+    """The input as a torch tensor where it lies: a view of the stub's shm or of GPU memory."""
+    if tensor.is_cpu():
+        return torch.from_numpy(tensor.as_numpy())
+    return torch.from_dlpack(tensor.to_dlpack())
 
 
 def _ort_input(array):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import urllib.request
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from local_stack import compose_stack, triton_metrics
+from stack_settings.control_key import ensure_control_key
 from tests.conftest import PORT_BASE, PROJECT_ROOT
 from tests.stack import RunningStack, exported
 
@@ -75,7 +77,8 @@ def prometheus_config(folder: Path, ports: dict[str, str]) -> Path:
 
 @pytest.fixture(scope="session")
 def e2e_environment(repository, stack_environment, tmp_path_factory):
-    """Compose's interpolation variables for the test stack, set in os.environ."""
+    """Compose's interpolation variables for the test stack (exported only around compose calls
+    and e2e tests: the local-path tests of the same session keep their own ports)."""
     workspace = Path(repository).parent
     reports = tmp_path_factory.mktemp("e2e-reports")
     password = tmp_path_factory.mktemp("e2e-secrets") / "grafana-admin-password"
@@ -93,12 +96,30 @@ def e2e_environment(repository, stack_environment, tmp_path_factory):
         "E2E_UID": str(os.getuid()),
         "E2E_GID": str(os.getgid()),
         "GRAFANA_ADMIN_PASSWORD_FILE": str(password),
+        # compose.yaml requires it; the tests' control_headers() read the same key (run dir file)
+        "TRITON_CONTROL_KEY": ensure_control_key(),
     }
     # compose_stack's helpers (and `docker compose` itself) read the files and project from here.
     values["COMPOSE_FILE"] = os.pathsep.join(str(p) for p in compose_files())
     values["COMPOSE_PROJECT_NAME"] = PROJECT_NAME
-    with exported(values):
-        yield values
+    return values
+
+
+@pytest.fixture(autouse=True)
+def in_e2e_environment(request):
+    """Each e2e test runs with the e2e settings exported (compose_stack's helpers read them)."""
+    if missing_requirement():
+        yield
+        return
+    with exported(request.getfixturevalue("e2e_environment")):
+        yield
+
+
+@pytest.fixture(scope="session")
+def docker_compose_command(e2e_environment) -> str:
+    """pytest-docker's compose, with the e2e settings in its environment only."""
+    settings = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(e2e_environment.items()))
+    return f"env {settings} docker compose"
 
 
 @pytest.fixture(scope="session")
@@ -140,7 +161,11 @@ def compose_stack_running(request) -> RunningStack:
     if problem:
         pytest.skip(problem)
     repository = request.getfixturevalue("repository")  # small models + test-only configs
-    request.getfixturevalue("e2e_environment")
+    with exported(request.getfixturevalue("e2e_environment")):
+        return _bring_up(request, Path(repository))
+
+
+def _bring_up(request, repository: Path) -> RunningStack:
     try:
         services = request.getfixturevalue("docker_services")  # runs `docker compose up`
     except Exception:
@@ -160,7 +185,7 @@ def compose_stack_running(request) -> RunningStack:
         http=http,
         grpc=f"127.0.0.1:{E2E_PORTS['TRITON_GRPC_PORT']}",
         metrics_url=f"http://127.0.0.1:{E2E_PORTS['TRITON_METRICS_PORT']}/metrics",
-        repository=Path(repository),
+        repository=repository,
     )
 
 

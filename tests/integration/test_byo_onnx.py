@@ -11,6 +11,7 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import np_to_triton_dtype
 
 from exporter.repository import staging_root
+from stack_settings.control_key import control_headers
 from tests.conftest import run_module
 from tests.integration import onnx_files
 
@@ -39,7 +40,7 @@ def infer(stack, name, feeds: dict[str, np.ndarray], version: str = "") -> dict[
 
 
 def assert_served_like_ort(stack, name, model_file, feeds):
-    grpcclient.InferenceServerClient(stack.grpc).load_model(name)
+    grpcclient.InferenceServerClient(stack.grpc).load_model(name, headers=control_headers())
     actual = infer(stack, name, feeds)
     session = ort.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
     expected = dict(
@@ -122,7 +123,9 @@ def test_second_version_with_policy_all_serves_both(stack, tmp_path):
     assert add(v1, "byo_versions", stack.repository, "--version-policy", "all").returncode == 0
     result = add(v2, "byo_versions", stack.repository, "--version", "2", "--version-policy", "all")
     assert result.returncode == 0, result.stderr
-    grpcclient.InferenceServerClient(stack.grpc).load_model("byo_versions")
+    grpcclient.InferenceServerClient(stack.grpc).load_model(
+        "byo_versions", headers=control_headers()
+    )
     x = np.zeros((1, 4), dtype=np.float32)
     # default_model_filename follows the latest `add` (v2.onnx): version 1's file is renamed.
     assert (stack.repository / "byo_versions" / "1" / "v2.onnx").is_file()

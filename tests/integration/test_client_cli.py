@@ -7,6 +7,7 @@ import json
 import pytest
 import tritonclient.http as httpclient
 
+from stack_settings.control_key import control_headers
 from tests.conftest import run_module
 from tests.integration.test_client_load import client_shm_files
 
@@ -47,7 +48,9 @@ def test_client_verifies_and_reports(stack, tmp_path, protocol, shm):
     assert set(summary["latency_ms"]) >= {"p50", "p90", "p95", "p99", "max"}
     assert (tmp_path / "summary.csv").read_text().count("\n") == 2
     assert not set(client_shm_files()) - shm_before, "shared-memory files left in /dev/shm"
-    status = httpclient.InferenceServerClient(stack.http).get_system_shared_memory_status()
+    status = httpclient.InferenceServerClient(stack.http).get_system_shared_memory_status(
+        headers=control_headers()
+    )
     assert not [r for r in status if r["name"].startswith("tos_")], "regions left registered"
 
 

@@ -14,6 +14,7 @@ import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
+from stack_settings.control_key import control_headers
 from tests.client_models import GATE_BATCH, GATE_MODEL
 from tests.conftest import PROJECT_ROOT, run_module
 
@@ -24,7 +25,9 @@ def leftovers(stack, pid: int | None = None) -> list[str]:
     /dev/shm is shared with other checkouts' test runs on this machine, so files count only
     when the client that made them (its pid is in the name) is `pid` or no longer running.
     """
-    status = httpclient.InferenceServerClient(stack.http).get_system_shared_memory_status()
+    status = httpclient.InferenceServerClient(stack.http).get_system_shared_memory_status(
+        headers=control_headers()
+    )
     registered = [r["name"] for r in status if r["name"].startswith("tos_")]
     return registered + [f"/dev/shm/{name}" for name in client_shm_files(pid)]
 
@@ -160,7 +163,7 @@ def test_requests_failing_mid_run_leave_no_shm_behind(stack, tmp_path):
             assert process.poll() is None, process.communicate()
             time.sleep(0.2)
         time.sleep(0.5)
-        for region in server.get_system_shared_memory_status():
+        for region in server.get_system_shared_memory_status(headers=control_headers()):
             if region["name"].startswith(f"tos_{process.pid}_"):
                 unregister_between_requests(server, region["name"])
         stdout, stderr = process.communicate(timeout=60)
@@ -178,7 +181,7 @@ def unregister_between_requests(server, name: str) -> None:
     """Triton refuses to unregister a region a request is using: retry into a gap."""
     for _ in range(2000):
         try:
-            server.unregister_system_shared_memory(name)
+            server.unregister_system_shared_memory(name, headers=control_headers())
             return
         except InferenceServerException as exc:
             if "in use" not in str(exc):
@@ -200,5 +203,7 @@ def test_cuda_shm_without_a_gpu_fails_clearly_and_leaves_nothing(stack):
     assert "--shm cuda needs an NVIDIA GPU" in result.stderr
     assert "Use --shm system or --shm none" in result.stderr
     assert not leftovers(stack)
-    cuda = httpclient.InferenceServerClient(stack.http).get_cuda_shared_memory_status()
+    cuda = httpclient.InferenceServerClient(stack.http).get_cuda_shared_memory_status(
+        headers=control_headers()
+    )
     assert not [r for r in cuda if r["name"].startswith("tos_")]

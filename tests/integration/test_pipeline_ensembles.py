@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import tritonclient.grpc as grpcclient
 
+from stack_settings.control_key import control_headers
 from tests.conftest import run_module
 
 # The server runs the same ORT on the same file; chaining four steps adds a little rounding.
@@ -62,7 +63,9 @@ def test_served_configs_carry_a_random_warmup(stack):
 def test_raw_image_ensemble_gives_labels_and_scores(stack):
     result = run_module("exporter", "--repository", str(stack.repository), "--pipeline")
     assert "preprocess, postprocess, cnn_classify" in result.stdout
-    grpcclient.InferenceServerClient(stack.grpc).load_model("cnn_classify")
+    grpcclient.InferenceServerClient(stack.grpc).load_model(
+        "cnn_classify", headers=control_headers()
+    )
     session = ort_session(stack, "simple_cnn")
     height, width = session.get_inputs()[0].shape[2:]
     images = np.random.default_rng(5).integers(0, 256, (3, height, width, 3), dtype=np.uint8)

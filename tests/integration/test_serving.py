@@ -15,6 +15,7 @@ import tritonclient.utils.shared_memory as system_shm
 from tritonclient.utils import InferenceServerException
 
 from local_stack import triton_metrics
+from stack_settings.control_key import control_headers
 from tests.conftest import run_module
 
 # Same ORT build, same CPU, same inputs on both sides: the results should be identical.
@@ -28,7 +29,7 @@ def unregister_all_when_free(client, patience_s: float = 10.0) -> None:
     deadline = time.monotonic() + patience_s
     while True:
         try:
-            client.unregister_system_shared_memory()
+            client.unregister_system_shared_memory(headers=control_headers())
             return
         except InferenceServerException as exc:
             if "in use" not in str(exc) and "Failed to unregister" not in str(exc):
@@ -92,8 +93,12 @@ def test_system_shm_outputs_equal_onnxruntime(stack, protocol, model):
         )
         handles.append(region_out)
         system_shm.set_shared_memory_region(region_in, [batch])
-        client.register_system_shared_memory(f"{key}_in", f"/{key}_in", batch.nbytes)
-        client.register_system_shared_memory(f"{key}_out", f"/{key}_out", expected.nbytes)
+        client.register_system_shared_memory(
+            f"{key}_in", f"/{key}_in", batch.nbytes, headers=control_headers()
+        )
+        client.register_system_shared_memory(
+            f"{key}_out", f"/{key}_out", expected.nbytes, headers=control_headers()
+        )
         infer_input = module.InferInput("input", list(batch.shape), "FP32")
         infer_input.set_shared_memory(f"{key}_in", batch.nbytes)
         output = module.InferRequestedOutput("output")

@@ -8,6 +8,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
+from stack_settings.control_key import control_headers
 from tests.reliability.servers import PrivateServer, add_slow_model, private_server
 from tests.reliability.tiny_models import write_doubler
 
@@ -22,7 +23,9 @@ def tos_files(pid: int) -> set[str]:
 
 def registered_regions(http: str) -> list[str]:
     """Names of system shared-memory regions the server at `http` still has registered."""
-    status = httpclient.InferenceServerClient(http).get_system_shared_memory_status()
+    status = httpclient.InferenceServerClient(http).get_system_shared_memory_status(
+        headers=control_headers()
+    )
     return [region["name"] for region in status]
 
 

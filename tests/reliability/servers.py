@@ -17,6 +17,7 @@ from pathlib import Path
 
 from local_stack import server
 from local_stack.processes import ManagedProcess
+from stack_settings.control_key import control_headers
 from tests.conftest import ports_at
 
 # A python-backend model that sleeps: a request whose duration the test controls.
@@ -140,7 +141,9 @@ class PrivateServer:
 
     def post(self, path: str) -> int:
         """POST to the HTTP API (model control); returns the status code."""
-        request = urllib.request.Request(f"http://{self.http}{path}", data=b"{}", method="POST")
+        request = urllib.request.Request(
+            f"http://{self.http}{path}", data=b"{}", method="POST", headers=control_headers("http")
+        )
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status
 

@@ -12,6 +12,7 @@ import tritonclient.utils.shared_memory as system_shm
 from tritonclient.utils import InferenceServerException
 
 from client.errors import explain
+from stack_settings.control_key import control_headers
 from tests.reliability.conftest import client_for, registered_regions
 
 MODEL = "simple_transformer"  # [B, 8, 64] FP32 in the test stack, max_batch_size 8
@@ -115,8 +116,12 @@ def test_shared_memory_mistakes_name_the_region_and_leave_nothing(stack, protoco
     region = f"tos_reliability_{protocol}_small"
     handle = system_shm.create_shared_memory_region(region, f"/{region}", 16)
     try:
-        client.register_system_shared_memory(region, f"/{region}", 16)
-        message = _refused(lambda: client.register_system_shared_memory(region, f"/{region}", 16))
+        client.register_system_shared_memory(region, f"/{region}", 16, headers=control_headers())
+        message = _refused(
+            lambda: client.register_system_shared_memory(
+                region, f"/{region}", 16, headers=control_headers()
+            )
+        )
         assert f"'{region}' is already registered" in message and "unique name" in message
 
         tensor = module.InferInput(name, [1, *dims], "FP32")
@@ -130,7 +135,7 @@ def test_shared_memory_mistakes_name_the_region_and_leave_nothing(stack, protoco
         assert "'tos_reliability_never_registered' is not registered" in message
         assert "register it before" in message
     finally:
-        client.unregister_system_shared_memory(region)
+        client.unregister_system_shared_memory(region, headers=control_headers())
         system_shm.destroy_shared_memory_region(handle)
     assert region not in registered_regions(stack.http)
     assert not (Path("/dev/shm") / region).exists()

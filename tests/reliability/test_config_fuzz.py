@@ -27,6 +27,7 @@ from exporter.model_config import (
     parse_pbtxt,
     to_pbtxt,
 )
+from stack_settings.control_key import control_headers
 from tests.reliability.servers import private_server
 from tests.reliability.tiny_models import add_graph
 
@@ -103,7 +104,10 @@ def test_every_generated_config_parses_and_loads_in_triton(tmp_path):
     assert len(written) >= FUZZED_MODELS // 2, "the strategy should mostly draw servable models"
     with private_server(repository, tmp_path / "run", 43) as instance:
         request = urllib.request.Request(
-            f"http://{instance.http}/v2/repository/index", data=b"{}", method="POST"
+            f"http://{instance.http}/v2/repository/index",
+            data=b"{}",
+            method="POST",
+            headers=control_headers("http"),
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             states = {m["name"]: m.get("state") for m in json.load(response)}

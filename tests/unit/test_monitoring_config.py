@@ -53,8 +53,11 @@ def test_promtool_accepts_the_rendered_local_config(tmp_path):
 
 
 @needs_promtool
-def test_promtool_alert_unit_tests_pass():
-    result = _promtool("test", "rules", str(PROMETHEUS_DIR / "tests" / "alerts_test.yml"))
+@pytest.mark.parametrize(
+    "rule_test", sorted((PROMETHEUS_DIR / "tests").glob("*_test.yml")), ids=lambda p: p.name
+)
+def test_promtool_rule_unit_tests_pass(rule_test):
+    result = _promtool("test", "rules", str(rule_test))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -75,7 +78,7 @@ def test_every_alert_has_a_unit_test():
     assert alerts == tested == firing
 
 
-def test_local_config_differs_from_compose_only_in_targets_and_rule_paths():
+def test_local_config_differs_from_compose_only_in_targets_rule_paths_and_alerting():
     compose = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     local = yaml.safe_load(
         prometheus.render_config(prometheus.local_targets(18002, 19100, "127.0.0.1"))
@@ -89,6 +92,11 @@ def test_local_config_differs_from_compose_only_in_targets_and_rule_paths():
         for job in config["scrape_configs"]:
             job.pop("static_configs")
         config.pop("rule_files")
+    # compose sends alerts to its alertmanager service; the local path has none.
+    assert compose.pop("alerting")["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "alertmanager:9093"
+    ]
+    assert "alerting" not in local
     assert local == compose
     assert compose["global"]["scrape_interval"] == "1s"  # fits a benchmark of seconds
 
