@@ -68,7 +68,7 @@ def assert_clean(stack, shm_before: set[str]) -> None:
     try:
         index = client.get_model_repository_index(headers=control_headers())
         assert not [m for m in index if "__opt_" in m["name"] and m.get("state") == "READY"]
-        regions = client.get_system_shared_memory_status()
+        regions = client.get_system_shared_memory_status(headers=control_headers())
         assert not [r for r in regions if r["name"].startswith("tos_")]
     finally:
         client.close()
