@@ -19,7 +19,7 @@ from pathlib import Path
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from stack_settings.control_key import control_headers
+from stack_settings.control_key import control_headers, refusal_fix
 
 CANDIDATE_MARK = "__opt_"
 OWNER_FILE = ".optimize-owner.json"
@@ -92,6 +92,7 @@ class ServerControl:
             ) from exc
         if not live:
             raise RepositoryError(f"Triton at {self.url} is not live; see its log")
+        self.states()  # the repository API needs the control key: refused here, before any work
 
     def served_config(self, model: str) -> dict:
         """The config the server serves for `model` (after the backend's auto-complete)."""
@@ -107,12 +108,20 @@ class ServerControl:
 
     def states(self) -> dict[str, str]:
         """{name: state} from the repository index."""
-        index = self.client.get_model_repository_index(headers=control_headers())
+        try:
+            index = self.client.get_model_repository_index(headers=control_headers())
+        except InferenceServerException as exc:
+            _raise_if_refused(exc)
+            raise
         return {m["name"]: m.get("state", "") for m in index}
 
     def load(self, name: str) -> None:
         """Load a model; raises InferenceServerException with Triton's reason."""
-        self.client.load_model(name, headers=control_headers())
+        try:
+            self.client.load_model(name, headers=control_headers())
+        except InferenceServerException as exc:
+            _raise_if_refused(exc)
+            raise
 
     def unload(self, name: str) -> None:
         """Unload a model and wait until the server has let it go."""
@@ -126,6 +135,13 @@ class ServerControl:
                     f"candidate {name!r} still unloading after {UNLOAD_TIMEOUT_S:.0f}s"
                 )
             time.sleep(0.2)
+
+
+def _raise_if_refused(exc: InferenceServerException) -> None:
+    """The control key's fix when Triton refused the call for want of it (not a model problem)."""
+    fix = refusal_fix(str(exc))
+    if fix:
+        raise RepositoryError(fix) from exc
 
 
 def remove_candidate(control: ServerControl, repository: Path, name: str) -> None:

@@ -221,6 +221,11 @@ def test_bad_input_exits_2_naming_the_fix(models, tmp_path, shm_before):
     assert "'no_such_model' is not ready" in result.stderr and PER_CALL in result.stderr
     result = optimize(models, PER_CALL, tmp_path, "--instances", "0", check_rc=2)
     assert "--instances must be >= 1" in result.stderr
+    wrong_key = dict(os.environ, TRITON_CONTROL_KEY="not-the-key")
+    result = run_module(
+        "optimize", *optimize_args(models, PER_CALL, tmp_path), env=wrong_key, check=False
+    )
+    assert result.returncode == 2 and "needs the control key" in result.stderr, result.stderr
     assert not (tmp_path / "optimize.json").exists()
 
 
