@@ -1,0 +1,1 @@
+"""`python -m optimize`: search config.pbtxt knobs for a model on the live server."""
