@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher import compose_runner, triton_metrics
+from launcher import compose_runner
+from local_stack import triton_metrics
 from stack_settings.control_key import ensure_control_key
 from tests.conftest import PORT_BASE, PROJECT_ROOT
 from tests.stack import RunningStack, exported

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from launcher import compose_runner, prometheus
+from launcher import compose_runner
+from local_stack import prometheus
 from tests.conftest import PORT_BASE
 from tests.e2e.conftest import compose
 from tests.reliability.cli_runs import scrape, start_client, summary, wait_for_answers
