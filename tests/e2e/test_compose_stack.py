@@ -39,6 +39,37 @@ def test_exporter_exited_zero_and_triton_is_healthy(stack):
     assert compose_runner.container_state("triton-cpu")["Health"]["Status"] == "healthy"
 
 
+# The e2e override runs these as the test's uid (host /dev/shm and folders); their images' own
+# users (and compose.yaml's `user:`) are non-root, which make up uses.
+RUN_AS_TEST_UID = {"exporter", "triton-cpu", "client-cpu"}
+
+
+def _inspect(kind: str, name: str) -> dict:
+    result = subprocess.run(
+        ["docker", kind, "inspect", name], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout)[0]
+
+
+def test_every_running_service_is_hardened(stack):
+    """docker inspect of each service: no capabilities, no-new-privileges, read-only root,
+    a memory limit, a non-root user (the image's, for those the e2e runs as the test's uid)."""
+    listed = compose("ps", "--all", "--format", "{{.Service}} {{.ID}}").stdout.split("\n")
+    containers = dict(line.split() for line in listed if line.strip())
+    assert {"exporter", "triton-cpu", "client-cpu", "prometheus", "alertmanager"} <= set(containers)
+    for service, container in containers.items():
+        info = _inspect("container", container)
+        host = info["HostConfig"]
+        assert host["CapDrop"] == ["ALL"], service
+        assert "no-new-privileges:true" in host["SecurityOpt"], service
+        assert host["ReadonlyRootfs"] is True, service
+        assert host["Memory"] > 0, service
+        user = info["Config"]["User"]
+        if service in RUN_AS_TEST_UID:
+            user = _inspect("image", info["Config"]["Image"])["Config"]["User"]
+        assert user and user.split(":")[0] not in ("0", "root"), f"{service} runs as {user!r}"
+
+
 def test_client_container_outputs_equal_onnxruntime_over_system_shm(reports):
     status = json.loads((reports / "status.json").read_text())
     assert status == {"models": dict.fromkeys(MODELS, 0), "exit_code": 0}
