@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from local_stack import launch, pipeline, server
+from launcher import launch
+from local_stack import pipeline, server
 from local_stack.processes import ManagedProcess, busy_ports_message, port_is_free
 
 
@@ -73,7 +74,7 @@ def test_server_start_refuses_a_taken_port_before_launching(listener, tmp_path, 
 
 
 def test_make_up_names_a_taken_port_without_a_traceback(listener, tmp_path, monkeypatch, capsys):
-    """`make up` -> launch.run("up"): the message and the fix, exit 1, no server started."""
+    """`make up` -> launcher's run("up"): the message and the fix, exit 1, no server started."""
     monkeypatch.setenv("TRITON_HTTP_PORT", str(listener))
     monkeypatch.setenv("STACK_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.setitem(launch.COMMANDS, "up", pipeline.serve)  # the start step alone, no export
