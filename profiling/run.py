@@ -6,12 +6,12 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from client.transport import Transport
-from local_stack import client_run
 from profiling import chrome, client_times, driver, ort_trace, plot, summary, triton_trace
 from profiling.errors import ProfilingError
 from profiling.ort_switch import ort_profiling
@@ -114,10 +114,13 @@ def _client_load(target: Target, model: str, requests: int, concurrency: int, ra
     Its warm-up requests are traced too but carry no request id: the merge leaves them out.
     """
     export = raw / "client_export.json"
-    command = client_run.client_command(
-        model, raw / "client_report", protocol=target.protocol, shm=target.shm,
-        concurrency=concurrency, requests=requests, warmup=2, url=target.infer_url,
-    ) + ["--profile-export-file", str(export), "--quiet"]  # fmt: skip
+    # The client as its own process (profiling meets it only through its CLI and export file).
+    command = [
+        sys.executable, "-m", "client", "--model", model, "--protocol", target.protocol,
+        "--shm", target.shm, "--concurrency", str(concurrency), "--requests", str(requests),
+        "--warmup", "2", "--url", target.infer_url, "--report", str(raw / "client_report"),
+        "--metrics-port", "0", "--profile-export-file", str(export), "--quiet",
+    ]  # fmt: skip
     with tracing(target.http_url, model):
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
