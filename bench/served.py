@@ -46,15 +46,19 @@ def add_batching_variants(repository: Path, model: str) -> dict[str, str]:
         else:
             config.dynamic_batching.max_queue_delay_microseconds = delay
             label = f"dynamic batching, max_queue_delay {delay} us"
-        target = repository / name
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(source / "1", target / "1")
-        (target / "config.pbtxt").write_text(to_pbtxt(config))
+        _write_variant(source, repository / name, config)
         variants[name] = label
     delay = base.dynamic_batching.max_queue_delay_microseconds
     variants[model] = f"dynamic batching, max_queue_delay {delay} us (default)"
     return variants
+
+
+def _write_variant(source: Path, target: Path, config) -> None:
+    """A sibling model: `source`'s version 1 with `config`, replacing an earlier one."""
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source / "1", target / "1")
+    (target / "config.pbtxt").write_text(to_pbtxt(config))
 
 
 def add_instance_variants(repository: Path, models, count: int) -> dict[str, str]:
@@ -67,10 +71,6 @@ def add_instance_variants(repository: Path, models, count: int) -> dict[str, str
         config.name = name
         for group in config.instance_group:
             group.count = count
-        target = repository / name
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(source / "1", target / "1")
-        (target / "config.pbtxt").write_text(to_pbtxt(config))
+        _write_variant(source, repository / name, config)
         variants[name] = model
     return variants

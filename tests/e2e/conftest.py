@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import stack_settings
 from launcher import compose_runner
 from local_stack import triton_metrics
 from stack_settings.control_key import ensure_control_key
@@ -49,15 +50,9 @@ def missing_requirement() -> str | None:
 def compose_files() -> list[Path]:
     """compose.yaml, the no-registry file where Docker Hub does not answer, the test override."""
     files = [compose_runner.COMPOSE_FILE]
-    if compose_runner.registry_problem(os.environ.get("PYTHON_IMAGE") or _env("PYTHON_IMAGE")):
+    if compose_runner.registry_problem(stack_settings.get("PYTHON_IMAGE")):
         files.append(compose_runner.NO_REGISTRY_FILE)
     return [*files, E2E_FILE]
-
-
-def _env(name: str) -> str:
-    import stack_settings  # noqa: PLC0415
-
-    return stack_settings.get(name)
 
 
 def prometheus_config(folder: Path, ports: dict[str, str]) -> Path:
@@ -185,7 +180,7 @@ def _bring_up(request, repository: Path) -> RunningStack:
     return RunningStack(
         http=http,
         grpc=f"127.0.0.1:{E2E_PORTS['TRITON_GRPC_PORT']}",
-        metrics_url=f"http://127.0.0.1:{E2E_PORTS['TRITON_METRICS_PORT']}/metrics",
+        metrics_url=metrics_url,
         repository=repository,
     )
 

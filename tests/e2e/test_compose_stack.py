@@ -20,7 +20,7 @@ import pytest
 from launcher import compose_runner
 from local_stack import prometheus
 from tests.conftest import PORT_BASE
-from tests.e2e.conftest import compose
+from tests.e2e.conftest import SNAPSHOT, compose
 from tests.reliability.cli_runs import scrape, start_client, summary, wait_for_answers
 from tests.stack import exported
 
@@ -87,7 +87,7 @@ def test_prometheus_scrapes_triton_and_the_finished_client(stack, prometheus_bas
 
 def test_prometheus_counts_equal_the_client_and_triton(stack, reports, prometheus_base):
     """The client container's counts, Triton's own counters and Prometheus's view agree."""
-    snapshot = stack_snapshot()
+    snapshot = SNAPSHOT["triton_success"]  # taken before any other test sent traffic
     for model in MODELS:
         (entry,) = json.loads((reports / model / "summary.json").read_text())
         ok, concurrency = entry["requests_ok"], entry["concurrency"]
@@ -112,13 +112,6 @@ def model_warmup_requests(repository: Path, model: str) -> int:
         (repository / model / "config.pbtxt").read_text(), model_config_pb2.ModelConfig()
     )
     return sum(max(warmup.count, 1) for warmup in config.model_warmup)
-
-
-def stack_snapshot() -> dict[str, float]:
-    """Triton's success counts taken when the client's runs were over (before other tests)."""
-    from tests.e2e.conftest import SNAPSHOT  # noqa: PLC0415 (filled by the stack fixture)
-
-    return SNAPSHOT["triton_success"]
 
 
 def test_restart_of_triton_under_load_client_recovers_and_counts_reconcile(stack, tmp_path):
