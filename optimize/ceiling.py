@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,30 +23,82 @@ def _inputs(config: dict, batch: int, rng: np.random.Generator) -> dict:
     return feeds
 
 
-def providers_for(config: dict) -> list[str]:
+# The served config's cudnn_conv_algo_search, as the backend maps it (backends/onnxruntime/session.py).
+CONV_ALGO_SEARCH = {"0": "EXHAUSTIVE", "1": "HEURISTIC", "2": "DEFAULT"}
+
+
+def providers_for(config: dict) -> list:
     """The CUDA EP when the model's instances are GPU ones and this onnxruntime has it."""
     kinds = {group.get("kind") for group in config.get("instance_group", [])}
     if "KIND_GPU" in kinds and "CUDAExecutionProvider" in ort.get_available_providers():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        search = config.get("parameters", {}).get("cudnn_conv_algo_search", {})
+        options = {}
+        if search.get("string_value") in CONV_ALGO_SEARCH:
+            options["cudnn_conv_algo_search"] = CONV_ALGO_SEARCH[search["string_value"]]
+        return [("CUDAExecutionProvider", options), "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
 
 
-def _session(model_file: Path, config: dict, spinning: bool) -> ort.InferenceSession:
+def _provider_name(provider) -> str:
+    return provider[0] if isinstance(provider, tuple) else provider
+
+
+def _session(model_file: Path, providers: list[str], spinning: bool) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-    return ort.InferenceSession(
-        str(model_file), sess_options=options, providers=providers_for(config)
-    )
+    return ort.InferenceSession(str(model_file), sess_options=options, providers=providers)
 
 
-def _best_rate(session, feeds: dict, batch: int, seconds: float) -> float:
+def _device_resident(
+    session: ort.InferenceSession, feeds: dict, device: str = "cuda"
+) -> Callable[[], ort.IOBinding]:
+    """One inference with inputs and outputs kept on the GPU (I/O binding): no host copies.
+
+    The served path with CUDA shared memory is device-resident too (docs/gpu/README.md), so
+    feeding the ceiling from host memory would put copies in it that the server does not make.
+    """
+    binding = session.io_binding()
+    for name, array in feeds.items():
+        binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(array, device, 0))
+    for output in session.get_outputs():
+        binding.bind_output(output.name, device, 0)
+
+    def run_once() -> ort.IOBinding:
+        session.run_with_iobinding(binding)  # returns once the GPU is done
+        return binding
+
+    return run_once
+
+
+def _variants(model_file: Path, config: dict) -> dict[str, Callable[[dict], Callable]]:
+    """Ways to run one batch in process, each a candidate for the ceiling: name -> (feeds -> run).
+
+    CPU: ORT's threads spinning (its default) and not; on a CPU shared with other work (or the
+    server's own threads) spinning loses. GPU: device-resident (I/O binding) and host-fed.
+    """
+    providers = providers_for(config)
+    if _provider_name(providers[0]) == "CUDAExecutionProvider":
+        session = _session(model_file, providers, spinning=False)
+        return {
+            "device-resident": lambda feeds: _device_resident(session, feeds),
+            "host-fed": lambda feeds: lambda: session.run(None, feeds),
+        }
+    spinning = _session(model_file, providers, spinning=True)
+    quiet = _session(model_file, providers, spinning=False)
+    return {
+        "spinning": lambda feeds: lambda: spinning.run(None, feeds),
+        "not spinning": lambda feeds: lambda: quiet.run(None, feeds),
+    }
+
+
+def _best_rate(run_once: Callable[[], None], batch: int, seconds: float) -> float:
     """Inferences/s, the best of a few rounds: others' busy moments do not lower a ceiling."""
-    session.run(None, feeds)  # first run allocates: not counted
+    run_once()  # first run allocates (and picks cuDNN algorithms): not counted
     rounds = []
     for _ in range(CEILING_ROUNDS):
         runs, started = 0, time.perf_counter()
         while runs < 2 or time.perf_counter() - started < seconds / CEILING_ROUNDS:
-            session.run(None, feeds)
+            run_once()
             runs += 1
         rounds.append(runs * batch / (time.perf_counter() - started))
     return max(rounds)
@@ -54,30 +107,33 @@ def _best_rate(session, feeds: dict, batch: int, seconds: float) -> float:
 def in_process_throughput(
     model_file: Path, config: dict, batches: list[int], seconds: float, log=print
 ) -> dict:
-    """{"by_batch": {b: infer/s}, "best_batch", "best", "provider"}: in-process ONNX Runtime.
+    """{"by_batch": {b: infer/s}, "best_batch", "best", "variant", "provider"}: in-process ORT.
 
-    ORT's default threads (all cores), with its worker threads spinning and not: spinning is
-    ORT's default, but on a CPU shared with other work (or the server's own threads) it loses.
-    Each batch size takes the better of the two.
+    ORT's default threads (all cores). Each batch size takes the best of its variants (see
+    `_variants`); "variant" names which one, "by_variant" keeps them all.
     """
-    sessions = {spin: _session(model_file, config, spin) for spin in (True, False)}
     rng = np.random.default_rng(0)
-    by_batch, spinning = {}, {}
+    variants = _variants(model_file, config)
+    by_batch, variant, by_variant = {}, {}, {}
     for batch in batches:
         feeds = _inputs(config, batch, rng)
-        rates = {spin: _best_rate(s, feeds, batch, seconds / 2) for spin, s in sessions.items()}
+        rates = {
+            name: _best_rate(prepare(feeds), batch, seconds / len(variants))
+            for name, prepare in variants.items()
+        }
         best = max(rates, key=rates.get)
-        by_batch[str(batch)], spinning[str(batch)] = round(rates[best], 2), best
-        log(
-            f"  in-process ORT batch {batch:>3}: {rates[True]:>8.1f} infer/s spinning, "
-            f"{rates[False]:>8.1f} not"
-        )
+        by_batch[str(batch)], variant[str(batch)] = round(rates[best], 2), best
+        by_variant[str(batch)] = {name: round(rate, 2) for name, rate in rates.items()}
+        log(f"  in-process ORT batch {batch:>3}: " + ", ".join(
+            f"{rate:>8.1f} infer/s {name}" for name, rate in rates.items()
+        ))  # fmt: skip
     best_batch = max(by_batch, key=by_batch.get)
     return {
         "by_batch": by_batch,
         "best_batch": int(best_batch),
         "best": by_batch[best_batch],
-        "spinning": spinning,
-        "provider": sessions[True].get_providers()[0],
+        "variant": variant,
+        "by_variant": by_variant,
+        "provider": _provider_name(providers_for(config)[0]),
         "onnxruntime": ort.__version__,
     }

@@ -51,7 +51,7 @@ def throughput_vs_p99(
     axes.set_ylabel("throughput (inferences/s)")
     axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, loc="lower right")
+    axes.legend(fontsize=8, loc="best")  # away from the points
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -30,6 +30,16 @@ def table(points: list[dict], goal: Goal, winner: dict | None) -> str:
     return "\n".join(lines)
 
 
+def _variant_note(ceiling: dict) -> str:
+    """How the ceiling's best batch ran, e.g. ' (device-resident; host-fed 412.0)'."""
+    rates = ceiling.get("by_variant", {}).get(str(ceiling["best_batch"]))
+    if not rates:
+        return ""
+    best = max(rates, key=rates.get)
+    others = "".join(f"; {name} {rate:.1f}" for name, rate in rates.items() if name != best)
+    return f" ({best}{others}, last pass)"
+
+
 def summary_lines(run: dict, goal: Goal, winner: dict | None) -> list[str]:
     """The run's headline: goal, baseline, ceiling, winner and their ratios."""
     lines = []
@@ -49,7 +59,7 @@ def summary_lines(run: dict, goal: Goal, winner: dict | None) -> list[str]:
         lines.append(
             f"- ceiling (in-process ONNX Runtime {ceiling.get('onnxruntime', '')}, {ceiling.get('provider', 'CPUExecutionProvider')}, "
             f"best of {ceiling.get('passes', 1)} passes over {by_batch}): {ceiling['best']:.1f} "
-            f"infer/s at batch {ceiling['best_batch']}"
+            f"infer/s at batch {ceiling['best_batch']}{_variant_note(ceiling)}"
         )
     if winner is None:
         lines.append("- winner: none met the goal")
