@@ -52,6 +52,28 @@ def _tensorrt_options(accelerator: dict) -> dict:
     return options
 
 
+# parameters { key: "cudnn_conv_algo_search" }, as Triton's ONNX Runtime backend reads it.
+CONV_ALGO_SEARCH = {"0": "EXHAUSTIVE", "1": "HEURISTIC", "2": "DEFAULT"}
+
+
+def _cuda_options(config: dict, accelerators: list[dict], device_id: int) -> dict:
+    """CUDA EP options: the model parameter cudnn_conv_algo_search (0/1/2), then any
+    gpu_execution_accelerator { name: "cuda" } parameters, passed to ORT as they are."""
+    options: dict = {"device_id": device_id}
+    search = _parameter(config, "cudnn_conv_algo_search")
+    if search is not None:
+        if search not in CONV_ALGO_SEARCH:
+            raise ValueError(
+                f"parameters cudnn_conv_algo_search is {search!r}: use 0 (EXHAUSTIVE), "
+                "1 (HEURISTIC) or 2 (DEFAULT)"
+            )
+        options["cudnn_conv_algo_search"] = CONV_ALGO_SEARCH[search]
+    for accelerator in accelerators:
+        if accelerator.get("name") == "cuda":
+            options |= accelerator.get("parameters", {})
+    return options
+
+
 def _preload_cuda_libraries() -> None:
     """Let onnxruntime-gpu find CUDA/cuDNN from pip's nvidia-* packages (no LD_LIBRARY_PATH)."""
     preload = getattr(ort, "preload_dlls", None)
@@ -74,6 +96,8 @@ def providers_for(config: dict, instance_kind: str, device_id: int) -> tuple[lis
             .get("gpu_execution_accelerator", [])
         )
         for accelerator in accelerators:
+            if accelerator.get("name") == "cuda":
+                continue  # options of the CUDA EP, below
             if accelerator.get("name") != "tensorrt":
                 notes.append(
                     f"GPU accelerator {accelerator.get('name')!r} is not supported; ignored"
@@ -84,7 +108,8 @@ def providers_for(config: dict, instance_kind: str, device_id: int) -> tuple[lis
             else:
                 notes.append("TensorRT was asked for but this onnxruntime has no TensorRT EP")
         if "CUDAExecutionProvider" in available:
-            providers.append(("CUDAExecutionProvider", {"device_id": device_id}))
+            options = _cuda_options(config, accelerators, device_id)
+            providers.append(("CUDAExecutionProvider", options))
         else:
             notes.append(
                 "instance kind GPU, but this onnxruntime has no CUDA EP (install onnxruntime-gpu); "
