@@ -71,15 +71,18 @@ class ManagedProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
+        regions = stub_regions(pid)  # named while the stubs are alive to tell us
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.pid() is not None:
             _reap(pid)
             time.sleep(0.1)
         if self.pid() is not None:
-            os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
             time.sleep(0.2)
             _reap(pid)
+        end_group(pid, regions)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -92,7 +95,8 @@ class ManagedProcess:
         while time.monotonic() < deadline:
             if is_ready():
                 return "ready"
-            if child.poll() is not None:
+            if child.poll() is not None:  # a crash can leave its stubs running, holding shm
+                end_group(child.pid, stub_regions(child.pid))
                 self.pid_file.unlink(missing_ok=True)
                 return "exited"
             time.sleep(poll_s)
@@ -165,3 +169,49 @@ def busy_ports_message(ports: dict[str, int], service: str, wait_s: float = 5.0)
         f"listens there (`ss -ltnp` names it; `make down` if it is an earlier `make up`) or "
         f"export another port, e.g. `export {taken[0]}=...` (defaults in .env)"
     )
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live pids whose process group is `pgid` (start_new_session makes a process lead one).
+
+    Zombies are left out: they hold no memory and wait only for their parent to reap them.
+    """
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def stub_regions(pgid: int) -> list[str]:
+    """/dev/shm regions that python-backend stubs in this group name on their command lines."""
+    regions = []
+    for pid in group_members(pgid):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        regions += [a.decode() for a in args if a.startswith(b"triton_") and b"_shm_region_" in a]
+    return regions
+
+
+def end_group(pgid: int, regions: list[str]) -> None:
+    """After the leader is gone: kill what is left of its group and unlink its stubs' regions.
+
+    A server stopped cleanly has done both already. One killed or crashed leaves stubs that
+    linger (they notice the dead parent only after a while) and 64 MiB regions that stay in
+    /dev/shm, i.e. in memory, until reboot.
+    """
+    if group_members(pgid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    for name in regions:
+        Path("/dev/shm", name).unlink(missing_ok=True)

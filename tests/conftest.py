@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,43 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if parts:
         line += "; `sudo make prereqs` installs what CI has (Prometheus, Compose v2, Docker engine)"
     terminalreporter.write_line(line)
+
+
+def orphaned_stub_regions() -> set[str]:
+    """Python-backend shared-memory regions in /dev/shm that no live process names.
+
+    A server stopped cleanly unlinks its stubs' regions; one killed (or crashed) leaves them,
+    64 MiB each (PYTHON_SHM_DEFAULT_BYTES) of the machine's memory until reboot.
+    """
+    alive = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            alive.update(arg.decode(errors="replace") for arg in args if b"_shm_region_" in arg)
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        return set()
+    return {p.name for p in shm.iterdir() if "_shm_region_" in p.name and p.name not in alive}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_stub_regions_left_behind(request):
+    """Every test module leaves /dev/shm as it found it: no orphaned python-backend regions."""
+    before = orphaned_stub_regions()
+    yield
+    left = orphaned_stub_regions() - before
+    for _ in range(10):  # stubs of a server stopped just now may still be exiting
+        if not left:
+            break
+        time.sleep(0.5)
+        left = orphaned_stub_regions() - before
+    if left:
+        for name in left:  # leave the machine clean for the next module, then fail this one
+            Path("/dev/shm", name).unlink(missing_ok=True)
+        pytest.fail(
+            f"{request.module.__name__} left {len(left)} python-backend shm regions in /dev/shm "
+            f"(a server killed instead of stopped?): {sorted(left)[:3]}"
+        )

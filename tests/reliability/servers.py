@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_stack import server
+from local_stack import processes, server
 from local_stack.processes import ManagedProcess
 from stack_settings.control_key import control_headers
 from tests.conftest import ports_at
@@ -121,16 +121,10 @@ class PrivateServer:
         pid = self.pid()
         if pid is None:
             return
-        stub_regions = [
-            arg
-            for member in _process_group(pid)
-            for arg in _cmdline(member)
-            if arg.startswith("triton_") and "_shm_region_" in arg
-        ]
+        regions = processes.stub_regions(pid)
         os.killpg(pid, signal.SIGKILL)
         self.process.stop()  # reaps it and removes the pid file
-        for name in stub_regions:
-            Path("/dev/shm", name).unlink(missing_ok=True)
+        processes.end_group(pid, regions)
 
     def freeze(self) -> None:
         """SIGSTOP the server: nothing it holds can complete until it is killed or resumed."""
@@ -146,27 +140,6 @@ class PrivateServer:
         )
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status
-
-
-def _process_group(pgid: int) -> list[int]:
-    """Pids whose process group is `pgid` (the server started its own session)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid:
-                members.append(int(entry.name))
-    return members
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")
-    except OSError:
-        return []
 
 
 @contextmanager

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from launcher import launch
-from local_stack import pipeline, server
+from local_stack import pipeline, processes, server
 from local_stack.processes import ManagedProcess, busy_ports_message, port_is_free
 
 
@@ -117,3 +121,46 @@ def test_connections_left_by_a_closed_server_do_not_count_as_taken():
             assert not port_is_free(port)
     finally:
         paused_client.close()
+
+
+# A leader that starts a lingering "stub" (as tritonserver does), which holds a /dev/shm region
+# named on its command line, then exits on SIGTERM without cleaning up (as a crash would).
+LEADER_WITH_STUB = """
+import signal, subprocess, sys, time
+from pathlib import Path
+region = sys.argv[1]
+Path("/dev/shm", region).write_bytes(b"x")
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", region])
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+time.sleep(60)
+"""
+
+
+def _region_holder(tmp_path, name: str):
+    region = f"triton_test_shm_region_{name}"
+    process = ManagedProcess(name, tmp_path)
+    child = process.start([sys.executable, "-c", LEADER_WITH_STUB, region], env={})
+    path = Path("/dev/shm", region)
+    deadline = time.monotonic() + 10  # until the region exists and the stub runs
+    while time.monotonic() < deadline and not (
+        path.exists() and len(processes.group_members(child.pid)) == 2
+    ):
+        time.sleep(0.05)
+    assert set(processes.stub_regions(child.pid)) == {region}
+    return process, child, path
+
+
+def test_stop_ends_lingering_stubs_and_unlinks_their_regions(tmp_path):
+    process, child, region = _region_holder(tmp_path, f"stopped_{os.getpid()}")
+    assert region.exists()
+    assert process.stop(timeout=5)
+    assert not region.exists()
+    assert processes.group_members(child.pid) == []
+
+
+def test_a_crashed_start_ends_its_stubs_and_unlinks_their_regions(tmp_path):
+    process, child, region = _region_holder(tmp_path, f"crashed_{os.getpid()}")
+    os.kill(child.pid, signal.SIGKILL)  # the leader dies on its own; the stub lingers
+    assert process.wait_ready(child, lambda: False, timeout=10, poll_s=0.05) == "exited"
+    assert not region.exists()
+    assert processes.group_members(child.pid) == []
