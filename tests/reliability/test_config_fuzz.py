@@ -33,9 +33,10 @@ from tests.reliability.servers import private_server
 from tests.reliability.tiny_models import add_graph
 
 FUZZED_MODELS = 24  # each costs a backend stub process
-# Models per server start. Triton 2.51's python backend once aborted (boost lock_exception in a
-# stub's health mutex) while 38 stubs started at once on the 2-core CI machine; two starts of ~19
-# keep the contention of a realistic repository.
+# Models per server start. One start of all ~38 stubs aborted once (Triton 2.51's python backend:
+# boost lock_exception on a stub's health mutex) on the 2-core CI machine, while earlier runs'
+# leaked stub regions held 20 GiB of its 24 GiB in /dev/shm (since fixed: local_stack/processes.py).
+# Two starts halve the peak of stubs and their 64 MiB regions.
 SERVER_STARTS = 2
 
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_/:.\-]{0,12}", fullmatch=True)
