@@ -30,21 +30,8 @@ def measure(
     for batch in batch_sizes:
         shape = [batch, *[int(d) for d in node.shape[1:]]]
         x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-        for _ in range(2):
-            session.run(None, {node.name: x})
-        timings = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            session.run(None, {node.name: x})
-            timings.append(time.perf_counter() - started)
-        median = float(np.median(timings))
-        rows.append(
-            {
-                "batch_size": batch,
-                "latency_ms": round(median * 1e3, 2),
-                "throughput_infer_per_s": round(batch / median, 2),
-            }
-        )
+        run_once = lambda feeds={node.name: x}: session.run(None, feeds)  # noqa: E731
+        rows.append(_timed_row(batch, run_once, warmups=2, repeats=repeats, digits=2))
     return rows
 
 
@@ -70,20 +57,27 @@ def measure_device(model_path: Path, batch_sizes: tuple[int, ...], repeats: int 
         binding = session.io_binding()
         binding.bind_input(node.name, "cuda", 0, np.float32, shape, x.data_ptr())
         binding.bind_output(out.name, "cuda", 0, np.float32, list(y.shape), y.data_ptr())
-        for _ in range(3):
-            session.run_with_iobinding(binding)
-        timings = []
-        for _ in range(repeats):
-            started = time.perf_counter()
+
+        def run_once(binding=binding):
             session.run_with_iobinding(binding)
             binding.synchronize_outputs()
-            timings.append(time.perf_counter() - started)
-        median = float(np.median(timings))
-        rows.append(
-            {
-                "batch_size": batch,
-                "latency_ms": round(median * 1e3, 3),
-                "throughput_infer_per_s": round(batch / median, 2),
-            }
-        )
+
+        rows.append(_timed_row(batch, run_once, warmups=3, repeats=repeats, digits=3))
     return rows
+
+
+def _timed_row(batch: int, run_once, warmups: int, repeats: int, digits: int) -> dict:
+    """One batch size's row: `warmups` untimed runs, then the median of `repeats` timed ones."""
+    for _ in range(warmups):
+        run_once()
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run_once()
+        timings.append(time.perf_counter() - started)
+    median = float(np.median(timings))
+    return {
+        "batch_size": batch,
+        "latency_ms": round(median * 1e3, digits),
+        "throughput_infer_per_s": round(batch / median, 2),
+    }
