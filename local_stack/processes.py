@@ -188,16 +188,19 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def regions_named_by(pid: int) -> list[str]:
+    """Stub regions (triton_<backend>_shm_region_<uuid>) on a process's command line: a stub
+    names its own; [] once the process is gone."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+    return [a.decode() for a in args if a.startswith(b"triton_") and b"_shm_region_" in a]
+
+
 def stub_regions(pgid: int) -> list[str]:
     """/dev/shm regions that python-backend stubs in this group name on their command lines."""
-    regions = []
-    for pid in group_members(pgid):
-        try:
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        regions += [a.decode() for a in args if a.startswith(b"triton_") and b"_shm_region_" in a]
-    return regions
+    return [name for pid in group_members(pgid) for name in regions_named_by(pid)]
 
 
 def end_group(pgid: int, regions: list[str]) -> None:

@@ -177,18 +177,18 @@ def orphaned_stub_regions() -> set[str]:
     A server stopped cleanly unlinks its stubs' regions; one killed (or crashed) leaves them,
     64 MiB each (PYTHON_SHM_DEFAULT_BYTES) of the machine's memory until reboot.
     """
-    alive = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                args = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            alive.update(arg.decode(errors="replace") for arg in args if b"_shm_region_" in arg)
+    from local_stack import processes  # noqa: PLC0415
+
     shm = Path("/dev/shm")
     if not shm.is_dir():
         return set()
-    return {p.name for p in shm.iterdir() if "_shm_region_" in p.name and p.name not in alive}
+    alive = {
+        name
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit()
+        for name in processes.regions_named_by(int(entry.name))
+    }
+    return {p.name for p in shm.iterdir() if "_shm_region_" in p.name} - alive
 
 
 @pytest.fixture(autouse=True, scope="module")
