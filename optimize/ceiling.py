@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,20 +25,25 @@ def _inputs(config: dict, batch: int, rng: np.random.Generator) -> dict:
     return feeds
 
 
-# The served config's cudnn_conv_algo_search, as the backend maps it (backends/onnxruntime/session.py).
-CONV_ALGO_SEARCH = {"0": "EXHAUSTIVE", "1": "HEURISTIC", "2": "DEFAULT"}
+# The backend's own session builder: the ceiling gets the providers (and their options, e.g.
+# cudnn_conv_algo_search) that the served model's instances get.
+BACKEND_SESSION = Path(__file__).resolve().parents[1] / "backends" / "onnxruntime" / "session.py"
+
+
+@functools.cache
+def _backend_session():
+    spec = importlib.util.spec_from_file_location("tos_backend_session", BACKEND_SESSION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def providers_for(config: dict) -> list:
-    """The CUDA EP when the model's instances are GPU ones and this onnxruntime has it."""
+    """The execution providers our backend gives an instance of this config (device 0)."""
     kinds = {group.get("kind") for group in config.get("instance_group", [])}
-    if "KIND_GPU" in kinds and "CUDAExecutionProvider" in ort.get_available_providers():
-        search = config.get("parameters", {}).get("cudnn_conv_algo_search", {})
-        options = {}
-        if search.get("string_value") in CONV_ALGO_SEARCH:
-            options["cudnn_conv_algo_search"] = CONV_ALGO_SEARCH[search["string_value"]]
-        return [("CUDAExecutionProvider", options), "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
+    kind = "GPU" if "KIND_GPU" in kinds else "CPU"
+    providers, _notes = _backend_session().providers_for(config, kind, 0)
+    return providers
 
 
 def _provider_name(provider) -> str:
@@ -77,7 +84,7 @@ def _variants(model_file: Path, config: dict) -> dict[str, Callable[[dict], Call
     server's own threads) spinning loses. GPU: device-resident (I/O binding) and host-fed.
     """
     providers = providers_for(config)
-    if _provider_name(providers[0]) == "CUDAExecutionProvider":
+    if _provider_name(providers[0]) != "CPUExecutionProvider":  # CUDA (or TensorRT) on the GPU
         session = _session(model_file, providers, spinning=False)
         return {
             "device-resident": lambda feeds: _device_resident(session, feeds),

@@ -66,6 +66,6 @@ def test_gpu_ceiling_uses_the_served_conv_search(monkeypatch):
         "parameters": {"cudnn_conv_algo_search": {"string_value": "1"}},
     }
     assert ceiling.providers_for(gpu_config) == [
-        ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}),
+        ("CUDAExecutionProvider", {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC"}),
         "CPUExecutionProvider",
     ]
