@@ -85,9 +85,41 @@ def test_triton_flags_are_triton_args(helm_binary, values_name):
     # The key: Kubernetes puts the Secret's value where $(TRITON_CONTROL_KEY) stands.
     expected = [*triton_args(repository, control_key=KEY_REFERENCE), *cluster_only]
     assert args == expected, "triton.args in values.yaml differ from triton_args(): update them"
-    assert container["command"] == ["tritonserver"]
+    # tritonserver with those args, after removing the stub regions a previous container left
+    # in the pod's /dev/shm (an emptyDir outlives a restarted container).
+    shell, flag, script, name = container["command"]
+    assert (shell, flag, name) == ("sh", "-c", "tritonserver")
+    assert script == 'rm -f /dev/shm/triton_*_shm_region_*; exec tritonserver "$@"'
     key = next(e for e in container["env"] if e["name"] == "TRITON_CONTROL_KEY")
     assert key["valueFrom"]["secretKeyRef"]["key"] == "control-key"
+
+
+def test_start_command_clears_old_stub_regions_and_passes_every_arg_on(helm_binary, tmp_path):
+    """The rendered start command, run by a real sh, on a stand-in /dev/shm folder and with a
+    stand-in tritonserver that records its arguments."""
+    container = triton_container(rendered("values.yaml"))
+    shm, bin_dir = tmp_path / "shm", tmp_path / "bin"
+    shm.mkdir()
+    bin_dir.mkdir()
+    left = ["triton_python_backend_shm_region_1", "triton_onnxruntime_backend_shm_region_2"]
+    kept = ["tos_123_input0", "other"]  # client regions and anything else stay
+    for name in left + kept:
+        (shm / name).write_bytes(b"x")
+    recorder = bin_dir / "tritonserver"
+    recorder.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    recorder.chmod(0o755)
+    shell, flag, script, name = container["command"]
+    script = script.replace("/dev/shm", str(shm))
+    args = ["--model-repository=/models", "--http-restricted-api=a,b:k=v w", "--log-info=true"]
+    result = subprocess.run(
+        [shell, flag, script, name, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+    )
+    assert result.stdout.splitlines() == args
+    assert sorted(p.name for p in shm.iterdir()) == sorted(kept)
 
 
 def test_chart_defaults_match_env_file(helm_binary):
