@@ -3,9 +3,11 @@
 python -m local_stack.triton_image PREFIX WRAPPER
 
 Assembles PREFIX/backends (the python backend of nvidia-pytriton + our `onnxruntime`
-backend, as the local path does) and writes WRAPPER, a `tritonserver` that execs the real
-binary with that backend folder and the library path it needs. compose.yaml then runs the
-same `tritonserver --model-repository=...` command as in the NGC image.
+backend, as the local path does) and writes WRAPPER, a `tritonserver` that runs the real
+binary with that backend folder and the library path it needs, under
+local_stack/supervised_server.py (stop signals forwarded, stub shared memory never left
+behind). compose.yaml then runs the same `tritonserver --model-repository=...` command as in
+the NGC image.
 """
 
 from __future__ import annotations
@@ -18,14 +20,20 @@ from pathlib import Path
 from local_stack import backend_dir, server
 
 
-def wrapper_script(server_binary: Path, backends: Path, library_path: list[str]) -> str:
-    """A POSIX shell wrapper: library path, then exec with our backend folder first."""
+def wrapper_script(
+    server_binary: Path, backends: Path, library_path: list[str], stack_dir: Path, python: str
+) -> str:
+    """A POSIX shell wrapper: library path, then the supervisor, which runs the binary with
+    our backend folder first."""
     libs = ":".join(library_path)
+    stack = shlex.quote(str(stack_dir))
     return (
         "#!/bin/sh\n"
         "# tritonserver (nvidia-pytriton) with this stack's backends: see local_stack/triton_image.py\n"
         f'export LD_LIBRARY_PATH={shlex.quote(libs)}"${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"\n'
-        f'exec {shlex.quote(str(server_binary))} --backend-directory={shlex.quote(str(backends))} "$@"\n'
+        f'PYTHONPATH={stack}"${{PYTHONPATH:+:$PYTHONPATH}}" exec {shlex.quote(python)} '
+        f"-m local_stack.supervised_server {shlex.quote(str(server_binary))} "
+        f'--backend-directory={shlex.quote(str(backends))} "$@"\n'
     )
 
 
@@ -36,7 +44,9 @@ def install(prefix: Path, wrapper: Path) -> None:
     backends = backend_dir.assemble(prefix)
     binary = backend_dir.pytriton_server_dir() / "bin" / "tritonserver"
     libs = [str(backend_dir.pytriton_libs_dir()), sysconfig.get_config_var("LIBDIR") or ""]
-    wrapper.write_text(wrapper_script(binary, backends, [p for p in libs if p]))
+    stack_dir = Path(__file__).resolve().parents[1]
+    script = wrapper_script(binary, backends, [p for p in libs if p], stack_dir, sys.executable)
+    wrapper.write_text(script)
     wrapper.chmod(0o755)
     print(f"triton image: backends in {backends}, wrapper {wrapper} -> {binary}")
 

@@ -13,7 +13,6 @@ import shlex
 import shutil
 import subprocess
 import urllib.request
-import warnings
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ import stack_settings
 from launcher import compose_runner
 from local_stack import triton_metrics
 from stack_settings.control_key import ensure_control_key
-from tests.conftest import PORT_BASE, PROJECT_ROOT, orphaned_stub_regions
+from tests.conftest import PORT_BASE, PROJECT_ROOT
 from tests.stack import RunningStack, exported
 
 # Offsets 150..159: away from the local test server's and the other suites' ports, since the
@@ -206,25 +205,3 @@ def compose(*args: str, check: bool = True, timeout: float = 600) -> subprocess.
         check=check,
         timeout=timeout,
     )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def e2e_host_shm_regions_removed():
-    """Remove the stub regions that triton containers of this module left in the host's /dev/shm.
-
-    Only this override maps the host's /dev/shm into triton-cpu (compose.e2e.yaml); `make up`
-    uses a tmpfs volume, freed with its containers. A containerised Triton that is restarted,
-    stopped or fails a load leaves about one region per stub here (not root-caused yet: its
-    stubs die with the container's PID 1). Said aloud, then removed, so the root conftest's
-    leak check guards everything else.
-    """
-    before = orphaned_stub_regions()
-    yield
-    left = orphaned_stub_regions() - before
-    for name in left:
-        Path("/dev/shm", name).unlink(missing_ok=True)
-    if left:  # in the warnings summary: pytest captures a fixture's prints
-        warnings.warn(
-            f"e2e: removed {len(left)} stub regions that triton containers left in /dev/shm",
-            stacklevel=1,
-        )
