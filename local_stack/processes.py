@@ -171,21 +171,24 @@ def busy_ports_message(ports: dict[str, int], service: str, wait_s: float = 5.0)
     )
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live pids whose process group is `pgid` (start_new_session makes a process lead one).
-
-    Zombies are left out: they hold no memory and wait only for their parent to reap them.
-    """
-    members = []
+def live_processes() -> dict[int, list[str]]:
+    """Every live process: pid -> its /proc stat fields after the command name (state, ppid,
+    pgrp, ...). Zombies are left out: they hold no memory and wait only for their parent."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry.name))
-    return members
+            if fields[0] != "Z":
+                found[int(entry.name)] = fields
+    return found
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live pids whose process group is `pgid` (start_new_session makes a process lead one)."""
+    return [pid for pid, fields in live_processes().items() if int(fields[2]) == pgid]
 
 
 def regions_named_by(pid: int) -> list[str]:

@@ -57,29 +57,14 @@ def server_command(repository: Path, run_dir: Path) -> list[str]:
 
 
 def descendants(pid: int) -> list[int]:
-    """Live (not zombie) processes below `pid`: the server under a supervisor, and its stubs."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != "Z":
-                parents[int(entry.name)] = int(fields[1])
+    """Live processes below `pid`: the server under a supervisor, and its stubs."""
+    parents = {child: int(fields[1]) for child, fields in processes.live_processes().items()}
     found, frontier = [], [pid]
     while frontier:
         children = [p for p, parent in parents.items() if parent in frontier]
         found += children
         frontier = children
     return found
-
-
-def is_running(pid: int) -> bool:
-    try:
-        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
-    except OSError:
-        return False
 
 
 def stop_with_a_client_connected(
@@ -116,7 +101,7 @@ def stop_with_a_client_connected(
         code = process.wait(timeout=EXIT_TIMEOUT_S + 60)
         client.close()
         left = [r for r in regions if Path("/dev/shm", r).exists()]
-        lingering = [pid for pid in below if is_running(pid)]
+        lingering = sorted(set(below) & set(processes.live_processes()))
         return code, left, lingering, log.read_text(errors="replace")
     finally:
         if process.poll() is None:
