@@ -17,7 +17,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from local_stack import backend_dir, server
+from local_stack import backend_dir, server, supervised_server
 
 
 def wrapper_script(
@@ -44,7 +44,8 @@ def install(prefix: Path, wrapper: Path) -> None:
     backends = backend_dir.assemble(prefix)
     binary = backend_dir.pytriton_server_dir() / "bin" / "tritonserver"
     libs = [str(backend_dir.pytriton_libs_dir()), sysconfig.get_config_var("LIBDIR") or ""]
-    stack_dir = Path(__file__).resolve().parents[1]
+    # The folder the supervisor takes off PYTHONPATH again before it starts the server.
+    stack_dir = Path(supervised_server.STACK_DIR)
     script = wrapper_script(binary, backends, [p for p in libs if p], stack_dir, sys.executable)
     wrapper.write_text(script)
     wrapper.chmod(0o755)

@@ -77,13 +77,12 @@ def _device_resident(
     return run_once
 
 
-def _variants(model_file: Path, config: dict) -> dict[str, Callable[[dict], Callable]]:
+def _variants(model_file: Path, providers: list) -> dict[str, Callable[[dict], Callable]]:
     """Ways to run one batch in process, each a candidate for the ceiling: name -> (feeds -> run).
 
     CPU: ORT's threads spinning (its default) and not; on a CPU shared with other work (or the
     server's own threads) spinning loses. GPU: device-resident (I/O binding) and host-fed.
     """
-    providers = providers_for(config)
     if _provider_name(providers[0]) != "CPUExecutionProvider":  # CUDA (or TensorRT) on the GPU
         session = _session(model_file, providers, spinning=False)
         return {
@@ -120,7 +119,8 @@ def in_process_throughput(
     `_variants`); "variant" names which one, "by_variant" keeps them all.
     """
     rng = np.random.default_rng(0)
-    variants = _variants(model_file, config)
+    providers = providers_for(config)
+    variants = _variants(model_file, providers)
     by_batch, variant, by_variant = {}, {}, {}
     for batch in batches:
         feeds = _inputs(config, batch, rng)
@@ -141,6 +141,6 @@ def in_process_throughput(
         "best": by_batch[best_batch],
         "variant": variant,
         "by_variant": by_variant,
-        "provider": _provider_name(providers_for(config)[0]),
+        "provider": _provider_name(providers[0]),
         "onnxruntime": ort.__version__,
     }

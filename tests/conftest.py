@@ -182,12 +182,7 @@ def orphaned_stub_regions() -> set[str]:
     shm = Path("/dev/shm")
     if not shm.is_dir():
         return set()
-    alive = {
-        name
-        for entry in Path("/proc").iterdir()
-        if entry.name.isdigit()
-        for name in processes.regions_named_by(int(entry.name))
-    }
+    alive = {name for pid in processes.live_processes() for name in processes.regions_named_by(pid)}
     return {p.name for p in shm.iterdir() if "_shm_region_" in p.name} - alive
 
 

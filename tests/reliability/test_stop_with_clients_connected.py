@@ -73,8 +73,8 @@ def stop_with_a_client_connected(
     """Start `command`, keep one HTTP connection open, SIGTERM it and wait for its exit.
 
     Returns (exit code, the stub regions it named that are still in /dev/shm, the processes
-    below it still running, the log). Whatever the process
-    leaves (stubs, regions) is removed afterwards: the assertions read the state before that.
+    below it still running, the log). Whatever the process leaves (stubs, regions) is removed
+    afterwards: the assertions read the state before that.
     """
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -107,9 +107,7 @@ def stop_with_a_client_connected(
         if process.poll() is None:
             process.kill()
             process.wait()
-        processes.end_group(process.pid, regions)  # the bare server's group: stubs, regions
-        for name in regions:
-            Path("/dev/shm", name).unlink(missing_ok=True)
+        processes.end_group(process.pid, regions)  # ends its group's stubs, unlinks the regions
 
 
 def test_the_bare_server_leaves_its_stub_regions_when_a_client_stays_connected(
