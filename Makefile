@@ -11,7 +11,7 @@ LOCK := requirements/all.lock
 TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 LOCK_TARGET := import platform, sys; sys.exit(sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64")
 
-.PHONY: up down status test lint bench venv clean images prereqs lock rotate-key k8s
+.PHONY: up down status test lint bench venv clean images prereqs lock rotate-key k8s native-backend
 
 venv: $(STAMP)
 
@@ -39,6 +39,12 @@ $(STAMP): pyproject.toml $(LOCK)
 ## re-resolve requirements/*.lock after editing pyproject.toml (PyPI + TORCH_FIND_LINKS for torch's CPU wheel)
 lock: venv
 	$(PY) requirements/lock.py
+
+## NVIDIA's ONNX Runtime backend r24.10 from source (cpu; gpu too where nvcc exists), cached
+native-backend: venv
+	PYTHON=$(PY) backends/onnxruntime_native/build.sh cpu
+	@if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then \
+	  PYTHON=$(PY) backends/onnxruntime_native/build.sh gpu; fi
 
 ## new control-API key; a running local server restarts with it (docs/security.md)
 rotate-key: venv
