@@ -15,6 +15,19 @@ for wheel in "${LOCAL_WHEELS:-/opt/wheels}"/torch-*+cpu-*.whl; do
   index_arg=(--build-arg TORCH_INDEX_URL=)  # the local wheel is the CPU build: no index needed
   echo "images: torch from local wheel $(basename "$wheel")"
 done
+# NVIDIA's ONNX Runtime backend is built inside the triton-cpu image (docker/triton.Dockerfile) from
+# the upstream sources of ONNXRUNTIME_BACKEND_SOURCES, staged into the build context; where that
+# folder is missing the stage stays empty and the image's build clones the same refs.
+sources=${ONNXRUNTIME_BACKEND_SOURCES:-$(sed -n 's/^ONNXRUNTIME_BACKEND_SOURCES=//p' .env | tail -1)}
+rm -rf build/native-sources && mkdir -p build/native-sources
+if [ -d "$sources/triton-onnxruntime_backend-r24.10" ]; then
+  for folder in triton-onnxruntime_backend-r24.10 triton-backend-r24.10 triton-core-r24.10 \
+      triton-common-r24.10 onnxruntime-c-api-19; do
+    cp -r "$sources/$folder" build/native-sources/
+  done
+  chmod -R u+w build/native-sources
+  echo "images: native backend sources from $sources"
+fi
 compose=(docker compose -f compose.yaml -f docker/compose.no-registry.yaml --profile cpu)
 # compose interpolates the whole file even to build, and requires the control key; a build
 # uses no key, so a placeholder will do where none is exported (docs/security.md).

@@ -27,7 +27,6 @@ BACKEND_SETTING = "TRITON_ONNXRUNTIME_BACKEND"
 BACKEND_CHOICES = ("native", "python")
 
 
-
 def _load_ort_api_check():
     """backends/onnxruntime_native/ort_api_check.py: a script beside build.sh, not a package."""
     spec = importlib.util.spec_from_file_location(

@@ -46,12 +46,9 @@ class TritonPythonModel:
         session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
         batching = signature.supports_batching(session)
 
-        config_file = os.path.join(os.path.dirname(os.path.dirname(model_path)), "config.pbtxt")
-        stated = False
-        if os.path.exists(config_file):
-            with open(config_file) as handle:
-                stated = signature.config_sets_max_batch_size(handle.read())
-        if not stated and batching:
+        # As NVIDIA's backend: a max_batch_size of 0 (written or not: protobuf cannot tell them
+        # apart) becomes default-max-batch-size when every input and output batches.
+        if config.get("max_batch_size", 0) == 0 and batching:
             auto_complete_model_config.set_max_batch_size(server_flags.default_max_batch_size())
             if "dynamic_batching" not in config and "sequence_batching" not in config:
                 auto_complete_model_config.set_dynamic_batching()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 # onnxruntime's type strings -> Triton data types
 ORT_TO_TRITON = {
     "tensor(float)": "TYPE_FP32",
@@ -44,9 +42,3 @@ def tensor_entry(node, batched: bool) -> dict:
         "data_type": ORT_TO_TRITON[node.type],
         "dims": dims[1:] if batched else dims,
     }
-
-
-def config_sets_max_batch_size(config_text: str) -> bool:
-    """Whether a config.pbtxt states max_batch_size itself (0 included)."""
-    without_comments = re.sub(r"#.*", "", config_text)
-    return re.search(r"(^|[\s{;,])max_batch_size\s*:", without_comments) is not None

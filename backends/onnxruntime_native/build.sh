@@ -104,7 +104,7 @@ cmake_gpu=(-DTRITON_ENABLE_GPU=OFF)
 if [ "$variant" = gpu ]; then
   # Build-time patch, on a copy: CUDA 13's nvcc refuses compute capabilities below 7.5, which
   # the backend repo's kernel list (53 ... 90) starts with. The sources stay untouched.
-  cp -r "$backend_src" "$out/backend-src"
+  cp -r "$backend_src" "$out/backend-src" && chmod -R u+w "$out/backend-src"
   sed -i 's/CUDA_ARCHITECTURES "53;60-real;62-real;70-real;72-real;75-real/CUDA_ARCHITECTURES "75-real/' \
     "$out/backend-src/CMakeLists.txt"
   grep -q 'CUDA_ARCHITECTURES "75-real' "$out/backend-src/CMakeLists.txt" || {

@@ -68,10 +68,12 @@ def test_config_without_max_batch_size_gets_backend_default_of_8(stack):
     assert config["input"][0]["dims"] == ["8", "64"] or config["input"][0]["dims"] == [8, 64]
 
 
-def test_explicit_max_batch_size_zero_is_respected(stack):
+def test_an_explicit_max_batch_size_zero_is_auto_completed_as_nvidia_does(stack):
+    # NVIDIA's backend reads 0 as "not set" (protobuf cannot tell them apart) and, since the graph
+    # batches, fills in default-max-batch-size; ours does the same (docs/native-backend.md).
     config = model_config(stack, "explicit_no_batch")
-    assert config["max_batch_size"] == 0
-    assert [int(d) for d in config["input"][0]["dims"]] == [-1, 8, 64]
+    assert config["max_batch_size"] == 8
+    assert [int(d) for d in config["input"][0]["dims"]] == [8, 64]
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])

@@ -5,11 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backends" / "onnxruntime"))
 import server_flags  # noqa: E402
-import signature  # noqa: E402
 
 COMPOSE_LIKE = [
     "tritonserver",
@@ -51,20 +48,6 @@ def test_falls_back_to_tritons_default_of_4():
         )
         == 4
     )
-
-
-@pytest.mark.parametrize(
-    ("text", "stated"),
-    [
-        ('backend: "onnxruntime"\n', False),
-        ('backend: "onnxruntime"\nmax_batch_size: 0\n', True),
-        ('name: "m" max_batch_size:16', True),
-        ('# max_batch_size: 8\nbackend: "onnxruntime"', False),
-        ('parameters { key: "my_max_batch_size" value { string_value: "1" } }', False),
-    ],
-)
-def test_config_sets_max_batch_size(text, stated):
-    assert signature.config_sets_max_batch_size(text) is stated
 
 
 def test_ort_spinning_is_off_unless_the_config_asks():
