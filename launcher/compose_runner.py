@@ -227,6 +227,17 @@ def configure(choice: PathChoice) -> list[str]:
     return notes
 
 
+def served_by(triton: str) -> str:
+    """Which ONNX Runtime backend the triton service runs (the NGC image's own, or the cpu image's)."""
+    if triton != "triton-cpu":
+        return "NVIDIA's onnxruntime_backend of the NGC image"
+    if stack_settings.get("TRITON_ONNXRUNTIME_BACKEND", "native") == "python":
+        return (
+            "our Python-based backend (TRITON_ONNXRUNTIME_BACKEND=python in the triton-cpu image)"
+        )
+    return "NVIDIA onnxruntime_backend r24.10, built from source in the triton-cpu image"
+
+
 def uses_no_registry_images() -> bool:
     return NO_REGISTRY_FILE in compose_files()
 
@@ -247,6 +258,7 @@ def up(report_dir: Path, choice: PathChoice) -> int:
     else:
         _compose("up", "--detach", "--build")
     client, triton = service_of("client"), service_of("triton")
+    print(f"==> onnxruntime models served by {served_by(triton)}", flush=True)
     print(f"\n==> waiting for `{client}` to finish its load runs", flush=True)
     wait_for_client(client, triton)
     report_dir.mkdir(parents=True, exist_ok=True)

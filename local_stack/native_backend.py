@@ -44,6 +44,10 @@ class NativeBackendError(StackError):
     """The native backend cannot be built or loaded; the message names the fallback setting."""
 
 
+class BuildToolsMissing(NativeBackendError):
+    """build.sh found no compiler, CMake, rapidjson-dev or googletest (its exit code 3)."""
+
+
 def chosen_backend() -> str:
     """native or python, from TRITON_ONNXRUNTIME_BACKEND (default native)."""
     choice = stack_settings.get(BACKEND_SETTING, "native").strip().lower()
@@ -89,6 +93,12 @@ def ensure_built(variant: str) -> Path:
         print(f"native backend: building the {variant} variant (once; {BUILD_SCRIPT})", flush=True)
         env = os.environ | {"PYTHON": sys.executable}
         result = subprocess.run(["bash", str(BUILD_SCRIPT), variant], env=env, check=False)
+        if result.returncode == 3:
+            raise BuildToolsMissing(
+                f"NVIDIA's ONNX Runtime backend ({variant}) cannot be built here: build tools are "
+                f"missing (see above; `sudo make prereqs` installs them), or serve with our "
+                f"Python-based backend: {BACKEND_SETTING}=python in .env"
+            )
         if result.returncode != 0 or not (folder / BACKEND_LIBRARY).exists():
             raise NativeBackendError(
                 f"NVIDIA's ONNX Runtime backend ({variant}) could not be built (exit "
@@ -96,6 +106,25 @@ def ensure_built(variant: str) -> Path:
                 f"or serve with our Python-based backend: {BACKEND_SETTING}=python in .env"
             )
     return folder
+
+
+def fall_back_when_unbuildable() -> None:
+    """`make up` on a machine without build tools: serve with ours, saying so loudly.
+
+    Only the pipeline's one command does this (a fresh machine must still run end to end); the
+    server itself, and so every test, refuses rather than switch backends behind anyone's back.
+    """
+    if chosen_backend() != "native":
+        return
+    try:
+        ensure_built(chosen_variant())
+    except BuildToolsMissing as missing:
+        print(
+            f"warning: {missing}.\nwarning: serving with our Python-based backend this run "
+            f"({BACKEND_SETTING}=python); install the build tools to serve with NVIDIA's.",
+            flush=True,
+        )
+        os.environ[BACKEND_SETTING] = "python"
 
 
 def check(folder: Path) -> str:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import stack_settings
-from local_stack import prometheus, server, triton_metrics
+from local_stack import backend_dir, native_backend, prometheus, server, triton_metrics
 from local_stack.client_run import run_client
 
 BUILTIN_MODELS = ("simple_cnn", "simple_transformer")
@@ -85,9 +85,11 @@ def up() -> int:
     report_dir = runs / "reports" / time.strftime("%Y%m%d-%H%M%S")
     _step(f"export built-in models into {repository}")
     export(repository)
-    _step("start tritonserver (nvidia-pytriton, Python-based onnxruntime backend)")
+    _step("start tritonserver (nvidia-pytriton)")
+    native_backend.fall_back_when_unbuildable()
     process = server.start(repository, runs)
     print(f"ready: {server.http_url()} (pid {process.pid()}, log {process.log_file})")
+    print(f"onnxruntime models served by {backend_dir.served_by(runs / 'backends')}")
     for name, state in sorted(server.model_states().items()):
         print(f"  {name}: {state}")
     monitoring = start_prometheus(runs)
@@ -132,6 +134,7 @@ def serve() -> int:
     """Start tritonserver on the existing repository (no export, no load): for scripts."""
     process = server.start(stack_settings.get_path("MODEL_REPOSITORY"), run_dir())
     print(f"ready: {server.http_url()} (pid {process.pid()}, log {process.log_file})")
+    print(f"onnxruntime models served by {backend_dir.served_by(run_dir() / 'backends')}")
     return 0
 
 

@@ -37,6 +37,17 @@ def _stub_model_path() -> str:
         return handle.read().split(b"\0")[1].decode()
 
 
+def _check_dims(session, config: dict, name: str) -> None:
+    """Refuse a config whose dims contradict the graph, as NVIDIA's backend does at load."""
+    batched = int(config.get("max_batch_size", 0)) > 0
+    entries = {e["name"]: e for e in config.get("input", []) + config.get("output", [])}
+    for node in list(session.get_inputs()) + list(session.get_outputs()):
+        if node.name in entries:
+            problem = signature.dims_mismatch(node, entries[node.name], batched)
+            if problem:
+                raise pb_utils.TritonModelException(f"model '{name}', {problem}")
+
+
 class TritonPythonModel:
     @staticmethod
     def auto_complete_config(auto_complete_model_config):
@@ -72,6 +83,7 @@ class TritonPythonModel:
         options = session_options(self.config)
         ort_profile.enable(options, self.config)
         self.session = ort.InferenceSession(model_path, sess_options=options, providers=providers)
+        _check_dims(self.session, self.config, self.name)
         self.input_names = [node.name for node in self.session.get_inputs()]
         self.output_names = [node.name for node in self.session.get_outputs()]
         device_id = int(args["model_instance_device_id"])

@@ -42,3 +42,24 @@ def tensor_entry(node, batched: bool) -> dict:
         "data_type": ORT_TO_TRITON[node.type],
         "dims": dims[1:] if batched else dims,
     }
+
+
+def dims_mismatch(node, config_entry: dict, batched: bool) -> str | None:
+    """Why a config tensor contradicts the graph, or None; NVIDIA's backend's rule.
+
+    The full config shape is [-1] + dims when batched. A graph dim that is fixed must be stated
+    with the same value (a -1 there is refused too); a dynamic graph dim accepts any config dim.
+    """
+    graph = dims_of(node.shape)
+    # A reshape states the shape the model sees (an empty one: the model's [B] for dims [1]).
+    reshape = config_entry.get("reshape")
+    stated = [
+        int(d) for d in (reshape.get("shape", []) if reshape else config_entry.get("dims", []))
+    ]
+    full = [-1, *stated] if batched else stated
+    if len(full) != len(graph) or any(g != -1 and g != c for g, c in zip(graph, full, strict=True)):
+        return (
+            f"tensor '{node.name}': the model expects {len(graph)} dimensions (shape {graph}) but "
+            f"the model configuration specifies {len(full)} dimensions (full shape {full})"
+        )
+    return None
