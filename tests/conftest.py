@@ -123,6 +123,30 @@ def local_stack(repository, stack_environment) -> RunningStack:
         process.stop()
 
 
+@pytest.fixture(scope="module")
+def python_backend_stack(repository, tmp_path_factory) -> RunningStack:
+    """A server on a copy of the test repository with OUR Python-based backend (not NVIDIA's):
+    for the modules that test what only ours has (device_io, ORT profiles, stub memory)."""
+    from local_stack import server  # noqa: PLC0415
+
+    root = tmp_path_factory.mktemp("python-backend")
+    copy = root / "model_repository"
+    shutil.copytree(repository, copy, symlinks=True)
+    ports = ports_at(50)
+    with exported(ports | {"TRITON_ONNXRUNTIME_BACKEND": "python"}):
+        process = server.start(copy, root / "run")
+    try:
+        yield RunningStack(
+            http=f"127.0.0.1:{ports['TRITON_HTTP_PORT']}",
+            grpc=f"127.0.0.1:{ports['TRITON_GRPC_PORT']}",
+            metrics_url=f"http://127.0.0.1:{ports['TRITON_METRICS_PORT']}/metrics",
+            repository=copy,
+            log_file=process.log_file,
+        )
+    finally:
+        process.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(local_stack) -> RunningStack:
     """The stack under test; tests/e2e overrides this with the compose stack."""

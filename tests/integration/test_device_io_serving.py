@@ -26,6 +26,12 @@ ATOL = 1e-6  # same ORT build and CPU on both sides
 
 
 @pytest.fixture(scope="module")
+def stack(python_backend_stack):
+    """device_io is our backend's data path: this module serves with ours."""
+    return python_backend_stack
+
+
+@pytest.fixture(scope="module")
 def device_io_model(stack):
     """simple_cnn served through the device-resident path; a long queue delay makes batches merge."""
     source = stack.repository / "simple_cnn"
