@@ -14,6 +14,7 @@ from pathlib import Path
 from client.transport import Transport
 from profiling import chrome, client_times, driver, ort_trace, plot, summary, triton_trace
 from profiling.errors import ProfilingError
+from profiling.http_api import call
 from profiling.ort_switch import ort_profiling
 from profiling.timeline import build, unmatched_runs
 from profiling.trace_api import indexed_files, new_files, server_path_here, trace_file, tracing
@@ -43,10 +44,24 @@ def _wait_for(what: str, found, timeout_s: float):
         time.sleep(0.2)
 
 
+def served_by_our_backend(http_url: str, model: str) -> bool:
+    """True when our Python-based onnxruntime backend serves `model` (it can write ORT profiles)."""
+    config = call(http_url, f"/v2/models/{model}/config")
+    return config.get("backend") == "onnxruntime" and config.get("runtime") == "model.py"
+
+
 def profile_model(
     target: Target, model: str, requests: int, concurrency: int, out_dir: Path, ort: bool = True
 ) -> dict:
     """Run, merge and write timeline.json, summary.txt and request.png under out_dir/model."""
+    if ort and not served_by_our_backend(target.http_url, model):
+        print(
+            f"{model}: served by NVIDIA's onnxruntime backend, which has no ONNX Runtime profiler "
+            f"switch: the timeline has Triton's trace and the client's times, no ORT kernels "
+            f"(TRITON_ONNXRUNTIME_BACKEND=python serves with ours, which adds them)",
+            flush=True,
+        )
+        ort = False
     server_trace = trace_file(target.http_url, model)
     server_dir = os.path.dirname(server_trace)
     local_trace = server_path_here(server_trace, server_dir, target.trace_dir_here)

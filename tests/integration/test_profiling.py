@@ -19,6 +19,12 @@ def _settings(url: str, model: str) -> tuple[dict, dict]:
     return trace_api.global_setting(url), trace_api.model_setting(url, model)
 
 
+@pytest.fixture(scope="module")
+def local_stack(python_backend_stack):
+    """ORT's kernel profile comes from our backend: this module serves with ours."""
+    return python_backend_stack
+
+
 def test_tracing_round_trip_leaves_the_settings_as_they_were(local_stack):
     url = local_stack.http_url
     before = _settings(url, MODEL)
