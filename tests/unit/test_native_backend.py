@@ -56,12 +56,12 @@ def test_make_up_falls_back_to_ours_loudly_where_it_cannot_build(bare_path, tmp_
 
 
 def test_an_unknown_backend_setting_names_the_choices():
-    with exported({"TRITON_ONNXRUNTIME_BACKEND": "tensorrt"}):
-        with pytest.raises(SettingError, match="native, python"):
-            native_backend.chosen_backend()
+    setting = {"TRITON_ONNXRUNTIME_BACKEND": "tensorrt"}
+    with exported(setting), pytest.raises(SettingError, match="native, python"):
+        native_backend.chosen_backend()
 
 
 def test_an_unknown_variant_is_refused():
-    with exported({"NATIVE_BACKEND_VARIANT": "rocm"}):
-        with pytest.raises(SettingError, match="auto, cpu or gpu"):
-            native_backend.chosen_variant()
+    setting = {"NATIVE_BACKEND_VARIANT": "rocm"}
+    with exported(setting), pytest.raises(SettingError, match="auto, cpu or gpu"):
+        native_backend.chosen_variant()
