@@ -12,11 +12,12 @@ import onnx
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-# ONNX element type -> Triton data type (the pairs Triton's ONNX Runtime backend maps).
+# ONNX element type -> Triton data type (the pairs Triton's ONNX Runtime backend maps). No
+# BFLOAT16: onnxruntime_backend r24.10 (NGC 24.10) maps none, its load fails ("unsupported datatype
+# TYPE_BF16"), so the exporter refuses it up front.
 ONNX_TO_TRITON = {
     onnx.TensorProto.FLOAT: mc.TYPE_FP32,
     onnx.TensorProto.FLOAT16: mc.TYPE_FP16,
-    onnx.TensorProto.BFLOAT16: mc.TYPE_BF16,
     onnx.TensorProto.DOUBLE: mc.TYPE_FP64,
     onnx.TensorProto.INT8: mc.TYPE_INT8,
     onnx.TensorProto.INT16: mc.TYPE_INT16,
@@ -66,6 +67,12 @@ def _tensor_signature(value: onnx.ValueInfoProto, model_name: str) -> TensorSign
         raise UnsupportedModelError(
             f"model {model_name!r}: tensor {value.name!r} is not a plain tensor "
             f"(sequence/map types cannot be served by the ONNX Runtime backend)"
+        )
+    if tensor_type.elem_type == onnx.TensorProto.BFLOAT16:
+        raise UnsupportedModelError(
+            f"model {model_name!r}: tensor {value.name!r} is BFLOAT16, which Triton 24.10's ONNX "
+            f"Runtime backend cannot serve (its load fails: unsupported datatype TYPE_BF16); cast "
+            f"it to FLOAT16 or FLOAT in the graph before exporting"
         )
     if tensor_type.elem_type not in ONNX_TO_TRITON:
         type_name = onnx.TensorProto.DataType.Name(tensor_type.elem_type)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-# onnxruntime's type strings -> Triton data types
+# onnxruntime's type strings -> Triton data types (no bfloat16: NVIDIA's backend serves none)
 ORT_TO_TRITON = {
     "tensor(float)": "TYPE_FP32",
     "tensor(float16)": "TYPE_FP16",
-    "tensor(bfloat16)": "TYPE_BF16",
     "tensor(double)": "TYPE_FP64",
     "tensor(int8)": "TYPE_INT8",
     "tensor(int16)": "TYPE_INT16",

@@ -42,8 +42,11 @@ def test_steady_load_converges_in_three_or_more_windows_and_reports_them(stack, 
     assert summary["requests_ok"] == sum(w["requests_ok"] for w in last)
     assert all(a["end_ns"] == b["start_ns"] for a, b in zip(windows, windows[1:], strict=False))
     assert abs(summary["wall_s"] - (last[-1]["end_ns"] - last[0]["start_ns"]) / 1e9) < 1e-3
-    # The server's own count over the same windows (boundaries cut live: +-1 in flight each).
-    assert abs(summary["server"]["success"] - summary["requests_ok"]) <= 2
+    # The server's own count over the same windows. Boundaries cut live, and each statistics
+    # snapshot takes a round trip while the loop goes on: at ~0.5 ms a request under NVIDIA's
+    # backend a few requests land on either side, so 1% (at least 2) of the window's count.
+    allowed = max(2, summary["requests_ok"] // 100)
+    assert abs(summary["server"]["success"] - summary["requests_ok"]) <= allowed
     assert summary["measurement"]["stability_percentage"] == 30
     assert "UNSTABLE" not in result.stderr
 

@@ -54,7 +54,6 @@ def test_other_dynamic_dims_become_minus_one():
     ("onnx_type", "triton_type"),
     [
         (TensorProto.FLOAT16, mc.TYPE_FP16),
-        (TensorProto.BFLOAT16, mc.TYPE_BF16),
         (TensorProto.INT8, mc.TYPE_INT8),
         (TensorProto.BOOL, mc.TYPE_BOOL),
         (TensorProto.STRING, mc.TYPE_STRING),
@@ -64,6 +63,12 @@ def test_other_dynamic_dims_become_minus_one():
 def test_element_types_map(onnx_type, triton_type):
     config = build_model_config("m", identity_model(["b", 2], onnx_type), ServingOptions())
     assert config.input[0].data_type == triton_type
+
+
+def test_bfloat16_is_refused_as_nvidias_backend_would():
+    model = identity_model(["b", 2], TensorProto.BFLOAT16, name_in="x")
+    with pytest.raises(UnsupportedModelError, match=r"'x' is BFLOAT16.*FLOAT16 or FLOAT"):
+        build_model_config("m", model, ServingOptions())
 
 
 def test_unsupported_type_names_the_tensor():
