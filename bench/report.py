@@ -20,6 +20,8 @@ def _csv(rows: list[dict], path: Path) -> None:
 
 
 def _md_table(rows: list[dict], columns: list[str]) -> list[str]:
+    if any("backend" in row for row in rows) and "backend" not in columns:
+        columns = ["backend", *columns]  # a run over several onnxruntime backends
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
     return lines + [""]
@@ -29,7 +31,8 @@ def _series(row: dict) -> str:
     """One line in the sweep plot: model, shm kind, and request batch size if not 1."""
     batch, instances = row.get("batch_size", 1), row.get("instances", 1)
     return (
-        f"{row['model']} {row.get('shm', 'system')}"
+        (f"{row['backend']} " if "backend" in row else "")
+        + f"{row['model']} {row.get('shm', 'system')}"
         + (f" b{batch}" if batch != 1 else "")
         + (f" x{instances}" if instances != 1 else "")
     )
@@ -76,7 +79,11 @@ def plot(results: dict, out: Path) -> list[Path]:
     overhead = results["overhead"]
     if overhead:
         fig, ax = plt.subplots(figsize=(7, 0.45 * len(overhead) + 1.5))
-        labels = [f"{r['model']} {r['protocol']}/{r['shm']}" for r in overhead]
+        labels = [
+            (f"{r['backend']} " if "backend" in r else "")
+            + f"{r['model']} {r['protocol']}/{r['shm']}"
+            for r in overhead
+        ]
         ax.barh(range(len(overhead)), [r["ratio_to_floor"] for r in overhead], color="tab:blue")
         ax.axvline(1.0, color="black", linewidth=0.8)
         ax.set_yticks(range(len(overhead)), labels, fontsize=8)

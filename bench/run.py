@@ -107,6 +107,93 @@ def _plan(gpu: bool) -> dict:
     }
 
 
+def _serve_cells(results, backend, args, plan, repository, run_dir, floors, device_floors,
+                 variants, instance_variants, http, grpc, server) -> None:  # fmt: skip
+    """Every served cell of the plan against one server whose onnxruntime backend is `backend`."""
+    process = server.start(
+        repository, run_dir / ("run" if backend == "native" else f"run-{backend}")
+    )
+    try:
+        s = args.seconds
+        for model in MODELS:
+            for protocol, url in (("http", http), ("grpc", grpc)):
+                for shm in plan["overhead_shm"]:
+                    row = _row(run_client(url, model, protocol, shm, 1, s))
+                    row |= {
+                        "floor_ms": floors[model],
+                        "overhead_ms": round(row["p50_ms"] - floors[model], 2),
+                        "ratio_to_floor": round(row["p50_ms"] / floors[model], 3),
+                    }
+                    if model in device_floors:
+                        row["device_floor_ms"] = device_floors[model]
+                        row["over_device_floor_ms"] = round(row["p50_ms"] - device_floors[model], 2)
+                    results["overhead"].append({"backend": backend} | row)
+                    print(
+                        f"[{backend}] overhead {model} {protocol}/{shm}: {row['p50_ms']} ms",
+                        flush=True,
+                    )
+        for shm in plan["sweep_shm"]:
+            for model, levels in plan["sweep"]:
+                for concurrency in levels:
+                    row = _row(run_client(grpc, model, "grpc", shm, concurrency, s))
+                    results["sweep"].append(
+                        {"backend": backend} | row | {"batch_size": 1, "instances": 1}
+                    )
+                    print(
+                        f"[{backend}] sweep {model} {shm} c{concurrency}: {row['throughput_infer_per_s']}/s",
+                        flush=True,
+                    )
+        for model, levels in plan["batch8"]:
+            for concurrency in levels:
+                row = _row(run_client(grpc, model, "grpc", "cuda", concurrency, s, batch_size=8))
+                results["sweep"].append(
+                    {"backend": backend} | row | {"batch_size": 8, "instances": 1}
+                )
+        for variant, model in instance_variants.items():
+            levels = dict(plan["sweep"])[model]
+            for concurrency in levels[1:]:
+                row = _row(run_client(grpc, variant, "grpc", "cuda", concurrency, s))
+                results["sweep"].append(
+                    {"backend": backend} | row | {"model": model, "batch_size": 1, "instances": 2}
+                )
+            if model == "simple_transformer":
+                for concurrency in (2, 4, 8):
+                    row = _row(
+                        run_client(grpc, variant, "grpc", "cuda", concurrency, s, batch_size=8)
+                    )
+                    results["sweep"].append(
+                        {"backend": backend}
+                        | row
+                        | {"model": model, "batch_size": 8, "instances": 2}
+                    )
+            print(f"[{backend}] sweep {variant} done", flush=True)
+        for shm in () if args.goals_only else plan["sweep_shm"]:
+            for variant, label in variants.items():
+                row = _row(run_client(grpc, variant, "grpc", shm, 16, s))
+                results["batching"].append(
+                    {"backend": backend, "variant": variant, "label": label} | row
+                )
+        reference_cells = (
+            () if args.goals_only else (("simple_transformer", 4), ("simple_transformer", 16))
+        )
+        for model, concurrency in reference_cells:
+            ours = run_client(grpc, model, "grpc", "none", concurrency, s)
+            shape = [1, *floor.sample_shape(repository / model / "1" / "model.onnx")]
+            ref = raw_async_throughput(grpc, model, shape, concurrency, s)
+            results["reference"].append(
+                {
+                    "backend": backend,
+                    "model": model,
+                    "concurrency": concurrency,
+                    "ours_rps": ours["throughput_rps"],
+                    "reference_rps": ref["throughput_rps"],
+                    "ours_over_reference": round(ours["throughput_rps"] / ref["throughput_rps"], 3),
+                }
+            )
+    finally:
+        process.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -118,7 +205,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, help="results folder (default bench/results/<date>-<host>)"
     )
+    parser.add_argument(
+        "--backends",
+        default=os.environ.get("BENCH_BACKENDS", ""),
+        help="comma list of native,python: each serves the same cells in turn, one server each "
+        "(default: the TRITON_ONNXRUNTIME_BACKEND setting)",
+    )
+    parser.add_argument(
+        "--goals-only",
+        action="store_true",
+        help="served cells the goals read (overhead, CUDA-shm sweep, batch 8, instances): no "
+        "system-shm sweep, batching variants or client-vs-reference",
+    )
     args = parser.parse_args(argv)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()] or [
+        stack_settings.get("TRITON_ONNXRUNTIME_BACKEND", "native")
+    ]
     info = machine.describe()
     suffix = "-gpu" if args.gpu else ""
     out = (
@@ -127,7 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.gpu:
         os.environ["INSTANCE_KIND"] = "KIND_GPU"  # read by the exporter for instance_group
     plan = _plan(args.gpu)
+    if args.goals_only:
+        plan["sweep_shm"] = tuple(x for x in plan["sweep_shm"] if x == "cuda") or plan["sweep_shm"]
     info["floor_provider"] = plan["provider"]
+    info["triton"] = "2.51.0 (nvidia-pytriton 0.7.0); onnxruntime backend: " + ", ".join(
+        {"native": "NVIDIA's native (onnxruntime_backend r24.10)",
+         "python": "our Python-based (inside the python backend)"}.get(b, b) for b in backends
+    )  # fmt: skip
     info["settings"] = ", ".join(
         f"{name}={stack_settings.get(name, '')}"
         for name in (
@@ -168,67 +276,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"floor {model}: {floors[model]} ms, device {device_floors.get(model)} ms", flush=True
         )
-    process = server.start(repository, run_dir / "run")
-    try:
-        s = args.seconds
-        for model in MODELS:
-            for protocol, url in (("http", http), ("grpc", grpc)):
-                for shm in plan["overhead_shm"]:
-                    row = _row(run_client(url, model, protocol, shm, 1, s))
-                    row |= {
-                        "floor_ms": floors[model],
-                        "overhead_ms": round(row["p50_ms"] - floors[model], 2),
-                        "ratio_to_floor": round(row["p50_ms"] / floors[model], 3),
-                    }
-                    if model in device_floors:
-                        row["device_floor_ms"] = device_floors[model]
-                        row["over_device_floor_ms"] = round(row["p50_ms"] - device_floors[model], 2)
-                    results["overhead"].append(row)
-                    print(f"overhead {model} {protocol}/{shm}: {row['p50_ms']} ms", flush=True)
-        for shm in plan["sweep_shm"]:
-            for model, levels in plan["sweep"]:
-                for concurrency in levels:
-                    row = _row(run_client(grpc, model, "grpc", shm, concurrency, s))
-                    results["sweep"].append(row | {"batch_size": 1, "instances": 1})
-                    print(
-                        f"sweep {model} {shm} c{concurrency}: {row['throughput_infer_per_s']}/s",
-                        flush=True,
-                    )
-        for model, levels in plan["batch8"]:
-            for concurrency in levels:
-                row = _row(run_client(grpc, model, "grpc", "cuda", concurrency, s, batch_size=8))
-                results["sweep"].append(row | {"batch_size": 8, "instances": 1})
-        for variant, model in instance_variants.items():
-            levels = dict(plan["sweep"])[model]
-            for concurrency in levels[1:]:
-                row = _row(run_client(grpc, variant, "grpc", "cuda", concurrency, s))
-                results["sweep"].append(row | {"model": model, "batch_size": 1, "instances": 2})
-            if model == "simple_transformer":
-                for concurrency in (2, 4, 8):
-                    row = _row(
-                        run_client(grpc, variant, "grpc", "cuda", concurrency, s, batch_size=8)
-                    )
-                    results["sweep"].append(row | {"model": model, "batch_size": 8, "instances": 2})
-            print(f"sweep {variant} done", flush=True)
-        for shm in plan["sweep_shm"]:
-            for variant, label in variants.items():
-                row = _row(run_client(grpc, variant, "grpc", shm, 16, s))
-                results["batching"].append({"variant": variant, "label": label} | row)
-        for model, concurrency in (("simple_transformer", 4), ("simple_transformer", 16)):
-            ours = run_client(grpc, model, "grpc", "none", concurrency, s)
-            shape = [1, *floor.sample_shape(repository / model / "1" / "model.onnx")]
-            ref = raw_async_throughput(grpc, model, shape, concurrency, s)
-            results["reference"].append(
-                {
-                    "model": model,
-                    "concurrency": concurrency,
-                    "ours_rps": ours["throughput_rps"],
-                    "reference_rps": ref["throughput_rps"],
-                    "ours_over_reference": round(ours["throughput_rps"] / ref["throughput_rps"], 3),
-                }
-            )
-    finally:
-        process.stop()
+    for backend in backends:
+        os.environ["TRITON_ONNXRUNTIME_BACKEND"] = backend  # read by backend_dir.assemble
+        _serve_cells(results, backend, args, plan, repository, run_dir, floors, device_floors,
+                     variants, instance_variants, http, grpc, server)  # fmt: skip
     notes = gpu_notes.notes(results) if args.gpu else _notes(results)
     table = report.write(results, out, notes)
     print(table.read_text())

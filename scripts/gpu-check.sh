@@ -10,6 +10,9 @@
 #   onnxruntime-gpu travel as wheels: see docs/gpu/README.md).
 # GPU_CHECK_VENV: the venv to use or create (default /tmp/tos-gpu-venv, over the machine's packages).
 # GPU_CHECK_CPU_SMOKE=1: run on a machine without a GPU, skipping the CUDA-only checks.
+# TRITON_ONNXRUNTIME_BACKEND: native (default; NVIDIA's backend, GPU variant carried as built
+#   elsewhere, see scripts/gpu-env.sh) or python (ours). With native, a short verbose start first
+#   records ONNX Runtime's node placement (scripts/gpu_native_placement.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out_dir=${1:-${OUT:-/tmp/gpu-check-out}}
@@ -31,10 +34,16 @@ fi
 trap '"$py" -m local_stack down >/dev/null 2>&1 || true; cp -f "$work/run/logs/tritonserver.log" "$out_dir/" 2>/dev/null || true' EXIT
 echo "==> export ($INSTANCE_KIND)"
 "$py" -m exporter --repository "$MODEL_REPOSITORY" 2>&1 | tail -8
+placement=()
+if [ "${TRITON_ONNXRUNTIME_BACKEND:-native}" = native ] && [ -z "$smoke" ]; then
+  echo "==> native backend: ONNX Runtime's node placement (verbose start, own ports)"
+  "$py" scripts/gpu_native_placement.py --repository "$MODEL_REPOSITORY" --run-dir "$work/placement-run" \
+    --out "$out_dir/native-placement.log" && placement=(--placement-log "$out_dir/native-placement.log") || true
+fi
 # GPU memory before the server exists, to show the metric follows what the models take.
 nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits >"$work/memory-before-mib" 2>/dev/null || true
 echo "==> serve"
 "$py" -m local_stack serve
 echo "==> checks"
 set -o pipefail
-"$py" scripts/gpu_check.py --out "$work/runs" --memory-before "$work/memory-before-mib" $smoke 2>&1 | tee "$out_dir/gpu-check.log"
+"$py" scripts/gpu_check.py --out "$work/runs" --memory-before "$work/memory-before-mib" $smoke "${placement[@]}" 2>&1 | tee "$out_dir/gpu-check.log"

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import stack_settings  # noqa: E402
-from local_stack import client_run, triton_metrics  # noqa: E402
+from local_stack import client_run, native_backend, triton_metrics  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import gpu_check_memory  # noqa: E402
@@ -129,6 +129,43 @@ def check_parity(http: str, grpc: str, repo: Path, out: Path, shms: list[str]) -
                 bool(merged_runs),
                 f"runs whose executed batch exceeded the request batch: {merged_runs}",
             )
+
+
+def check_native_placement(log_file: Path, placement_log: Path | None) -> None:
+    """NVIDIA's native backend: GPU instances, and ONNX Runtime put every node on the CUDA EP."""
+    lines = log_file.read_text(errors="replace").splitlines() if log_file.is_file() else []
+    for model in MODELS:
+        instances = [
+            x for x in lines if "onnxruntime.cc" in x and f"ModelInstanceInitialize: {model}_" in x
+        ]
+        check(
+            f"{model} instances run on the GPU in NVIDIA's native backend",
+            bool(instances) and all("(GPU device" in x for x in instances),
+            "; ".join(x.split("] ", 1)[-1] for x in instances)[:300] or f"no line in {log_file}",
+        )
+    # ORT keeps shape computations (Shape, Gather, Unsqueeze, Concat on shape tensors) on the CPU
+    # by design and says so in this warning; in process it does the same. Any other reason fails.
+    shape_note = "ORT explicitly assigns shape related ops to CPU"
+    fallback = [x for x in lines if "Some nodes were not assigned" in x and shape_note not in x]
+    check(
+        "no node left the CUDA EP other than ORT's shape ops (ORT warnings, server log)",
+        not fallback,
+        str(fallback)[:300],
+    )
+    if placement_log is None or not placement_log.is_file():
+        skip("ORT node placement", "no --placement-log (scripts/gpu_native_placement.py)")
+        return
+    kept = placement_log.read_text(errors="replace").splitlines()
+    placements = [x.split("VerifyEachNodeIsAssignedToAnEp]", 1)[-1].strip() for x in kept
+                  if "placed on [" in x]  # fmt: skip
+    on_cuda = [x for x in placements if "placed on [CUDAExecutionProvider]" in x]
+    elsewhere = [x for x in placements if x not in on_cuda and "[CPUExecutionProvider]" not in x]
+    warned = [x for x in kept if "Some nodes were not assigned" in x]
+    check(
+        "ORT placed every GPU session on [CUDAExecutionProvider], CPU only for shape ops (verbose start)",
+        len(on_cuda) >= len(MODELS) and not elsewhere and all(shape_note in x for x in warned),
+        "; ".join(placements)[:400],
+    )
 
 
 def check_data_path(log_file: Path) -> None:
@@ -337,20 +374,28 @@ def main() -> int:
     parser.add_argument(
         "--no-gpu-ok", action="store_true", help="skip CUDA-only checks (CPU smoke run)"
     )
+    parser.add_argument(
+        "--placement-log", type=Path, help="scripts/gpu_native_placement.py's kept lines"
+    )
     args = parser.parse_args()
     http = f"127.0.0.1:{stack_settings.get_int('TRITON_HTTP_PORT')}"
     grpc = f"127.0.0.1:{stack_settings.get_int('TRITON_GRPC_PORT')}"
     metrics_url = f"http://127.0.0.1:{stack_settings.get_int('TRITON_METRICS_PORT')}/metrics"
     repo = stack_settings.get_path("MODEL_REPOSITORY")
     header()
+    backend = native_backend.chosen_backend()
     print(f"tritonserver {server_version(http)} (nvidia-pytriton), model repository {repo}")
+    print(f"onnxruntime backend: {backend}")
     if not args.no_gpu_ok:
         check_inprocess_ort(repo)
     shms = ["system", "none"] if args.no_gpu_ok else ["cuda", "system", "none"]
     check_parity(http, grpc, repo, args.out, shms)
     if not args.no_gpu_ok:
         log_file = stack_settings.get_path("STACK_RUN_DIR") / "logs" / "tritonserver.log"
-        check_data_path(log_file)
+        if backend == "native":
+            check_native_placement(log_file, args.placement_log)
+        else:
+            check_data_path(log_file)
         check_memory_growth(metrics_url, grpc, args.out)
         check_gpu_metrics(metrics_url, grpc, args.memory_before)
     check_cleanup(http)
