@@ -104,6 +104,17 @@ def add_autocomplete_models(repository: Path) -> None:
         (repository / name / "config.pbtxt").write_text(config)
 
 
+def running_stack(ports: dict[str, str], repository: Path, log_file: Path) -> RunningStack:
+    """The endpoints of a test server started on `ports` (loopback)."""
+    return RunningStack(
+        http=f"127.0.0.1:{ports['TRITON_HTTP_PORT']}",
+        grpc=f"127.0.0.1:{ports['TRITON_GRPC_PORT']}",
+        metrics_url=f"http://127.0.0.1:{ports['TRITON_METRICS_PORT']}/metrics",
+        repository=repository,
+        log_file=log_file,
+    )
+
+
 @pytest.fixture(scope="session")
 def local_stack(repository, stack_environment) -> RunningStack:
     """A real tritonserver on the test repository, stopped at the end of the session."""
@@ -112,13 +123,7 @@ def local_stack(repository, stack_environment) -> RunningStack:
     run_dir = Path(stack_environment["STACK_RUN_DIR"])
     process = server.start(repository, run_dir)
     try:
-        yield RunningStack(
-            http=f"127.0.0.1:{TEST_PORTS['TRITON_HTTP_PORT']}",
-            grpc=f"127.0.0.1:{TEST_PORTS['TRITON_GRPC_PORT']}",
-            metrics_url=f"http://127.0.0.1:{TEST_PORTS['TRITON_METRICS_PORT']}/metrics",
-            repository=repository,
-            log_file=process.log_file,
-        )
+        yield running_stack(TEST_PORTS, repository, process.log_file)
     finally:
         process.stop()
 
@@ -126,7 +131,7 @@ def local_stack(repository, stack_environment) -> RunningStack:
 @pytest.fixture(scope="module")
 def python_backend_stack(repository, tmp_path_factory) -> RunningStack:
     """A server on a copy of the test repository with OUR Python-based backend (not NVIDIA's):
-    for the modules that test what only ours has (device_io, ORT profiles, stub memory)."""
+    for the modules that test what only ours has (device_io, ORT profiles)."""
     from local_stack import server  # noqa: PLC0415
 
     root = tmp_path_factory.mktemp("python-backend")
@@ -136,13 +141,7 @@ def python_backend_stack(repository, tmp_path_factory) -> RunningStack:
     with exported(ports | {"TRITON_ONNXRUNTIME_BACKEND": "python"}):
         process = server.start(copy, root / "run")
     try:
-        yield RunningStack(
-            http=f"127.0.0.1:{ports['TRITON_HTTP_PORT']}",
-            grpc=f"127.0.0.1:{ports['TRITON_GRPC_PORT']}",
-            metrics_url=f"http://127.0.0.1:{ports['TRITON_METRICS_PORT']}/metrics",
-            repository=copy,
-            log_file=process.log_file,
-        )
+        yield running_stack(ports, copy, process.log_file)
     finally:
         process.stop()
 

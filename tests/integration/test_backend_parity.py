@@ -130,7 +130,7 @@ CONTRADICTING_DIMS = (
 
 
 @pytest.mark.parametrize("case", ["broken_onnx", "contradicting_dims"])
-def test_a_bad_model_fails_its_load_under_both_naming_the_model(servers, tmp_path, case):
+def test_a_bad_model_fails_its_load_under_both_naming_the_model(tmp_path, case):
     # A repository of its own per backend: the model must fail to load, the server must say so.
     for backend in BACKEND_PORT_OFFSETS:
         repository = tmp_path / backend / "model_repository"
