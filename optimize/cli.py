@@ -1,16 +1,4 @@
-"""`python -m optimize`: find the best config.pbtxt knobs for a model on the LIVE server.
-
-python -m optimize --model NAME [--p99-budget-ms MS | --budget-at-concurrency C]
-                   [--min-throughput R] [--quick | --exhaustive] [--report DIR] [--apply]
-
-Each candidate is a sibling model <NAME>__opt_<hash> sharing the served model's files, loaded
-through the repository API (explicit model control), measured by `python -m client`, then
-unloaded and removed: also on a failed load, Ctrl-C or SIGTERM. Every measurement lands in
-DIR/optimize.json; the same command again resumes from it. The winner is written as
-config.optimized.pbtxt beside the model's config.pbtxt (config.pbtxt itself only with --apply).
-Exit codes: 0 a winner meets the goal; 1 none does; 2 bad input or unreachable server;
-130 Ctrl-C; 143 SIGTERM.
-"""
+"""`python -m optimize`: the search run (baseline, candidates, ceiling, report); help: setup.HELP."""
 
 from __future__ import annotations
 

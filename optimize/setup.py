@@ -20,6 +20,21 @@ from optimize.space import PREFERRED, SearchSpace
 OPTIMIZED_CONFIG = "config.optimized.pbtxt"
 BACKUP_CONFIG = "config.pbtxt.before-optimize"
 
+# The command line's help text: owned here, beside the parser (cli.py imports this module).
+HELP = """`python -m optimize`: find the best config.pbtxt knobs for a model on the LIVE server.
+
+python -m optimize --model NAME [--p99-budget-ms MS | --budget-at-concurrency C]
+                   [--min-throughput R] [--quick | --exhaustive] [--report DIR] [--apply]
+
+Each candidate is a sibling model <NAME>__opt_<hash> sharing the served model's files, loaded
+through the repository API (explicit model control), measured by `python -m client`, then
+unloaded and removed: also on a failed load, Ctrl-C or SIGTERM. Every measurement lands in
+DIR/optimize.json; the same command again resumes from it. The winner is written as
+config.optimized.pbtxt beside the model's config.pbtxt (config.pbtxt itself only with --apply).
+Exit codes: 0 a winner meets the goal; 1 none does; 2 bad input or unreachable server;
+130 Ctrl-C; 143 SIGTERM.
+"""
+
 
 def _ints(text: str) -> list[int]:
     try:
@@ -33,12 +48,10 @@ def _words(text: str) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from optimize import cli  # noqa: PLC0415 - its docstring is the help text
-
     defaults, window = SearchSpace(), Window()
     p = argparse.ArgumentParser(
         prog="python -m optimize",
-        description=cli.__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", required=True, help="a model the server serves now")
