@@ -169,9 +169,21 @@ SKIP_CAUSES = {
 }
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """One closing line: what was skipped for want of a prerequisite, and the command for it."""
-    skipped = terminalreporter.stats.get("skipped", [])
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    """The closing line, after pytest's own counts: what was skipped for want of a
+    prerequisite, and the command for it (outermost wrapper, so it comes last)."""
+    result = yield
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(skip_summary(reporter.stats.get("skipped", [])))
+    return result
+
+
+def skip_summary(skipped: list) -> str:
+    """'make test skipped N: K need <prerequisite>, ...; <command>', or that nothing was."""
+    if not skipped:
+        return "make test skipped nothing"
     causes: dict[str, int] = {}
     for report in skipped:
         reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
@@ -180,9 +192,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             "other",
         )
         causes[cause] = causes.get(cause, 0) + 1
-    if not skipped:
-        terminalreporter.write_line("make test skipped nothing")
-        return
     parts = ", ".join(
         f"{count} need {cause}" for cause, count in causes.items() if cause != "other"
     )
@@ -191,7 +200,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     line += f"{others} for other reasons (see -ra above)" if others else ""
     if parts:
         line += "; `sudo make prereqs` installs what CI has (Prometheus, Compose v2, Docker engine)"
-    terminalreporter.write_line(line)
+    return line
 
 
 def orphaned_stub_regions() -> set[str]:

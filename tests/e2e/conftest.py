@@ -2,11 +2,13 @@
 
 pytest-docker brings compose.yaml (+ docker/compose.no-registry.yaml where no image registry
 answers, + compose.e2e.yaml) up on a real Docker engine; `.ci/run` starts one. Without an engine
-every test here skips, saying what is missing, BEFORE pytest-docker runs any compose command.
+every test here skips, saying what is missing, BEFORE any fixture runs (pytest-docker's compose
+commands, the export, or a test's own `docker` call).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -35,16 +37,31 @@ E2E_PORTS = {
     "ALERTMANAGER_PORT": str(PORT_BASE + 155),
     "GRAFANA_PORT": str(PORT_BASE + 156),
 }
-E2E_FILE = Path(__file__).with_name("compose.e2e.yaml")
+E2E_DIR = Path(__file__).parent
+E2E_FILE = E2E_DIR / "compose.e2e.yaml"
 PROJECT_NAME = f"triton-onnx-stack-e2e-{PORT_BASE}"
 # Taken once the client's load runs are over, before any other test sends traffic.
 SNAPSHOT: dict[str, dict[str, float]] = {}
 READY_TIMEOUT_S = 1200.0  # first run on 2 cores: images (cached by `make images`) and the export
 
 
+@functools.cache
 def missing_requirement() -> str | None:
     """Why the compose stack cannot run here, or None (the cpu profile needs no GPU)."""
     return compose_runner.docker_engine_problem()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Without an engine (or Compose v2), mark every e2e test skipped with the one-line reason.
+
+    At collection, so no fixture of theirs runs first: a test that calls `docker` itself, or one
+    whose fixtures export models, skips as the `stack` users do.
+    """
+    e2e_items = [item for item in items if E2E_DIR in item.path.parents]
+    problem = missing_requirement() if e2e_items else None
+    if problem:
+        for item in e2e_items:
+            item.add_marker(pytest.mark.skip(reason=problem))
 
 
 def compose_files() -> list[Path]:
@@ -104,9 +121,6 @@ def e2e_environment(repository, stack_environment, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def in_e2e_environment(request):
     """Each e2e test runs with the e2e settings exported (compose_runner's helpers read them)."""
-    if missing_requirement():
-        yield
-        return
     with exported(request.getfixturevalue("e2e_environment")):
         yield
 
@@ -153,9 +167,6 @@ def _ready(url: str) -> bool:
 @pytest.fixture(scope="session")
 def compose_runner_running(request) -> RunningStack:
     """The compose stack, up, its client's load runs over (client healthy, still scrapeable)."""
-    problem = missing_requirement()
-    if problem:
-        pytest.skip(problem)
     repository = request.getfixturevalue("repository")  # small models + test-only configs
     with exported(request.getfixturevalue("e2e_environment")):
         return _bring_up(request, Path(repository))
