@@ -194,6 +194,8 @@ def _finish(args, results, goal, points, base, model_repository, control, report
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Ctrl-C even where SIGINT came in ignored (a background job of a script, nohup, CI).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return run(args)
