@@ -7,6 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+# An engine and Compose v2 first, in the words `make up` and `make test` use for them: without
+# the compose plugin docker itself only says "unknown shorthand flag: 'f' in -f", at the end.
+problem=$(python3 -c 'from launcher import compose_runner; print(compose_runner.docker_engine_problem() or "")')
+if [ -n "$problem" ]; then
+  echo "images: $problem; \`sudo make prereqs\` installs what is missing (what CI runs)" >&2
+  exit 1
+fi
 docker/base/build.sh
 index_arg=()
 for wheel in "${LOCAL_WHEELS:-/opt/wheels}"/torch-*+cpu-*.whl; do
