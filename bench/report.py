@@ -110,7 +110,7 @@ def write(results: dict, out: Path, notes: list[str]) -> Path:
     kind = "GPU, instance kind GPU" if gpu else "CPU"
     lines = [f"# Benchmark: triton-onnx-stack, local path ({kind})", ""]
     lines += [*header_lines(results["machine"]), ""]
-    floor_columns = ["model", "batch_size", "latency_ms", "throughput_infer_per_s"]
+    floor_columns = ["model", "batch_size", "latency_ms", "throughput_infer_per_s", "spread_pct"]
     lines += [f"## Floor: in-process ONNX Runtime ({provider}, inputs in host memory)", ""]
     lines += _md_table(results["floor"], floor_columns)
     if results.get("device_floor"):

@@ -266,11 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     floors, device_floors = {}, {}
     for model in MODELS:
         path = repository / model / "1" / "model.onnx"
-        rows = floor.measure(path, (1, 2, 4, 8), provider=plan["provider"])
+        # one measurement, both paths (bench/floor.py): host-fed is the floor, device-resident
+        # what CUDA shm can reach
+        print(f"floor {model} (in-process ORT, {plan['provider']}):", flush=True)
+        measured = floor.measure(path, (1, 2, 4, 8), [plan["provider"], "CPUExecutionProvider"])
+        rows = floor.rows_of(measured, "host-fed")
         results["floor"] += [{"model": model} | row for row in rows]
         floors[model] = rows[0]["latency_ms"]
         if args.gpu:
-            rows = floor.measure_device(path, (1, 2, 4, 8))
+            rows = floor.rows_of(measured, "device-resident")
             results["device_floor"] += [{"model": model} | row for row in rows]
             device_floors[model] = rows[0]["latency_ms"]
         print(

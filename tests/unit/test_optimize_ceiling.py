@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto
 
+from bench import floor
 from optimize import ceiling
 from tests.reliability.tiny_models import add_graph
 
@@ -29,10 +32,29 @@ def test_cpu_ceiling_takes_the_better_variant_per_batch(tmp_path):
     assert measured["provider"] == "CPUExecutionProvider"
     assert set(measured["by_batch"]) == {"1", "4"}
     for batch, rates in measured["by_variant"].items():
-        assert set(rates) == {"spinning", "not spinning"}
+        assert set(rates) == {"device-resident", "host-fed"}  # both paths reported
         assert measured["by_batch"][batch] == max(rates.values()) > 0
         assert measured["variant"][batch] == max(rates, key=rates.get)
     assert measured["best"] == measured["by_batch"][str(measured["best_batch"])]
+    assert set(measured["spread_pct"]) == {"1", "4"}
+
+
+def test_floor_windows_follow_the_clients_stability_rule(tmp_path):
+    """A run whose windows never agree is reported unstable after max_trials, with its spread."""
+    calls = iter(range(1, 10_000))
+    flaky = lambda: time.sleep(0.002 * (next(calls) % 7))  # noqa: E731 - varies window to window
+    how = floor.FloorWindows(window_s=0.02, stability_pct=0.001, max_trials=4, warmups=0)
+    row = floor.windows_until_stable(flaky, 1, how)
+    assert row["windows"] == 4 and row["stable"] is False and row["spread_pct"] > 0
+    steady = floor.windows_until_stable(lambda: None, 1, floor.FloorWindows(window_s=0.02))
+    assert steady["stable"] is True and steady["windows"] >= 3
+
+
+def test_floor_feeds_take_the_names_from_the_graph(tmp_path):
+    session = ort.InferenceSession(str(_doubler(tmp_path)), providers=["CPUExecutionProvider"])
+    feeds = floor.feeds_for(session, 3, np.random.default_rng(0))
+    assert list(feeds) == [session.get_inputs()[0].name]
+    assert feeds[session.get_inputs()[0].name].shape == (3, 4)
 
 
 def test_gpu_instances_without_the_cuda_ep_measure_on_the_cpu():
@@ -49,7 +71,7 @@ def test_device_resident_binding_writes_the_models_output(tmp_path):
     """The I/O-binding path the GPU ceiling uses, bound to the CPU device so CI runs it."""
     session = ort.InferenceSession(str(_doubler(tmp_path)), providers=["CPUExecutionProvider"])
     x = np.arange(8, dtype=np.float32).reshape(2, 4)
-    run_once = ceiling._device_resident(session, {"x": x}, device="cpu")
+    run_once = floor.device_resident(session, {"x": x}, device="cpu")
     np.testing.assert_array_equal(run_once().copy_outputs_to_cpu()[0], 2 * x)
     np.testing.assert_array_equal(run_once().copy_outputs_to_cpu()[0], 2 * x)  # reusable
 
@@ -57,7 +79,7 @@ def test_device_resident_binding_writes_the_models_output(tmp_path):
 def test_gpu_ceiling_uses_the_served_conv_search(monkeypatch):
     """The ceiling session gets the config's cudnn_conv_algo_search, as the backend's does."""
     monkeypatch.setattr(
-        ceiling.ort,
+        ort,
         "get_available_providers",
         lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"],
     )
