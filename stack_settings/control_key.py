@@ -83,10 +83,12 @@ def refusal_fix(message: str) -> str | None:
     if refused is None:
         return None
     return (
-        f"this control API (model repository, shared memory, trace or logging) needs the "
-        f"control key: send header '{refused['header']}' with the key from {control_key_file()} "
-        f"(CONTROL_KEY_FILE; or set TRITON_CONTROL_KEY). Our client, exporter and `make up` "
-        f"send it; see docs/security.md"
+        f"this control API (one of the server's TRITON_RESTRICTED_APIS) needs the control key: "
+        f"send header '{refused['header']}' with the key from {control_key_file()} "
+        f"(CONTROL_KEY_FILE; or set TRITON_CONTROL_KEY; `make key` prints the stack's). Our "
+        f"client, exporter and `make up` send it. For tools that cannot send it (tritonclient's "
+        f"shm examples, perf_analyzer --shared-memory), start the server with that API group "
+        f"left out of TRITON_RESTRICTED_APIS; see docs/security.md"
     )
 
 

@@ -8,7 +8,14 @@ import stat
 
 import pytest
 
-from local_stack.triton_command import RESTRICTED_APIS, restricted_api_args, triton_args
+import stack_settings
+from local_stack.triton_command import (
+    API_GROUPS,
+    RESTRICTED_APIS,
+    restricted_api_args,
+    restricted_apis,
+    triton_args,
+)
 from stack_settings import control_key
 from stack_settings.control_key import (
     ControlKeyError,
@@ -26,6 +33,7 @@ def key_file(tmp_path, monkeypatch):
     path = tmp_path / "run" / "control.key"
     monkeypatch.setenv("CONTROL_KEY_FILE", str(path))
     monkeypatch.delenv("TRITON_CONTROL_KEY", raising=False)
+    monkeypatch.delenv("TRITON_RESTRICTED_APIS", raising=False)
     return path
 
 
@@ -113,6 +121,30 @@ def test_server_flags_restrict_the_control_apis_with_the_key(key_file):
     assert restricted_api_args("$(KEY)")[0].endswith(":tos-control-key=$(KEY)")
 
 
+def test_restricted_apis_are_a_setting(key_file, monkeypatch):
+    """TRITON_RESTRICTED_APIS picks the groups behind the key; `none` drops the flags (and the
+    key: no file is generated)."""
+    assert set(RESTRICTED_APIS) <= set(API_GROUPS)
+    monkeypatch.setenv("TRITON_RESTRICTED_APIS", " model-repository , trace,logging ")
+    assert restricted_apis() == ("model-repository", "trace", "logging")
+    assert restricted_api_args("k" * 16)[0] == (
+        f"--http-restricted-api=model-repository,trace,logging:tos-control-key={'k' * 16}"
+    )
+    monkeypatch.setenv("TRITON_RESTRICTED_APIS", "none")
+    assert restricted_api_args() == [] and not key_file.exists()
+    assert not any("restricted" in arg for arg in triton_args("/models"))
+
+
+@pytest.mark.parametrize("setting", ["shared-memroy", "", "trace,trace", "none,trace"])
+def test_a_bad_restricted_apis_setting_names_itself_and_the_choices(key_file, monkeypatch, setting):
+    monkeypatch.setenv("TRITON_RESTRICTED_APIS", setting)
+    with pytest.raises(stack_settings.SettingError) as error:
+        restricted_apis()
+    message = str(error.value)
+    assert "TRITON_RESTRICTED_APIS" in message and "model-repository" in message
+    assert "docs/security.md" in message
+
+
 def test_a_kubernetes_reference_passes_as_the_key(key_file, monkeypatch):
     monkeypatch.setenv("TRITON_CONTROL_KEY", "$(TRITON_CONTROL_KEY)")
     assert restricted_api_args()[1].endswith(":tos-control-key=$(TRITON_CONTROL_KEY)")
@@ -131,6 +163,7 @@ def test_refusal_names_the_header_the_file_and_the_setting(key_file, message):
     header = message.rsplit("'", 2)[1]
     assert f"send header '{header}'" in fix
     assert str(key_file) in fix and "CONTROL_KEY_FILE" in fix and "TRITON_CONTROL_KEY" in fix
+    assert "TRITON_RESTRICTED_APIS" in fix and "make key" in fix
 
 
 def test_other_errors_get_no_key_advice():

@@ -19,7 +19,7 @@ import yaml
 import stack_settings
 from deploy import render, validate
 from deploy.helm_binary import HelmError, helm
-from local_stack.triton_command import triton_args
+from local_stack.triton_command import CONTAINER_PORTS, triton_args
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_DIR = ROOT / "monitoring" / "prometheus" / "rules"
@@ -83,7 +83,11 @@ def test_triton_flags_are_triton_args(helm_binary, values_name):
     values = yaml.safe_load(VALUES["values.yaml"].read_text())
     cluster_only = [f"--exit-timeout-secs={values['triton']['drain']['exitTimeoutSeconds']}"]
     # The key: Kubernetes puts the Secret's value where $(TRITON_CONTROL_KEY) stands.
-    expected = [*triton_args(repository, control_key=KEY_REFERENCE), *cluster_only]
+    assert values["triton"]["ports"] == CONTAINER_PORTS
+    expected = [
+        *triton_args(repository, control_key=KEY_REFERENCE, ports=CONTAINER_PORTS),
+        *cluster_only,
+    ]
     assert args == expected, "triton.args in values.yaml differ from triton_args(): update them"
     # tritonserver with those args, after removing the stub regions a previous container left
     # in the pod's /dev/shm (an emptyDir outlives a restarted container).
@@ -92,6 +96,31 @@ def test_triton_flags_are_triton_args(helm_binary, values_name):
     assert script == 'rm -f /dev/shm/triton_*_shm_region_*; exec tritonserver "$@"'
     key = next(e for e in container["env"] if e["name"] == "TRITON_CONTROL_KEY")
     assert key["valueFrom"]["secretKeyRef"]["key"] == "control-key"
+
+
+def test_restricted_apis_default_is_env_setting():
+    """One definition: the chart's default restricted API groups are .env's."""
+    values = yaml.safe_load(VALUES["values.yaml"].read_text())
+    env = stack_settings.parse_env_file(ROOT / ".env")
+    assert values["controlKey"]["restrictedApis"] == env["TRITON_RESTRICTED_APIS"]
+
+
+@pytest.mark.parametrize("apis", ["model-repository,trace,logging", "none"])
+def test_restricted_apis_setting_reaches_the_flags(helm_binary, monkeypatch, apis):
+    """Another choice renders the flags triton_args() gives for it; `none` renders no key flag."""
+    escaped = apis.replace(",", "\\,")  # --set splits at unescaped commas
+    container = triton_container(
+        rendered("values.yaml", "--set-string", f"controlKey.restrictedApis={escaped}")
+    )
+    args = container["args"]
+    monkeypatch.setenv("TRITON_RESTRICTED_APIS", apis)
+    expected = triton_args(
+        args[0].removeprefix("--model-repository="),
+        control_key=KEY_REFERENCE,
+        ports=CONTAINER_PORTS,
+    )
+    assert args[:-1] == expected
+    assert any("restricted" in arg for arg in args) == (apis != "none")
 
 
 def test_start_command_clears_old_stub_regions_and_passes_every_arg_on(helm_binary, tmp_path):
