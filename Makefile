@@ -11,7 +11,7 @@ LOCK := requirements/all.lock
 TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 LOCK_TARGET := import platform, sys; sys.exit(sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64")
 
-.PHONY: up down status test lint bench venv clean images prereqs lock rotate-key k8s native-backend
+.PHONY: up down status test lint bench venv clean images prereqs lock key rotate-key k8s native-backend
 
 venv: $(STAMP)
 
@@ -46,7 +46,11 @@ native-backend: venv
 	@if command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then \
 	  PYTHON=$(PY) backends/onnxruntime_native/build.sh gpu; fi
 
-## new control-API key; a running local server restarts with it (docs/security.md)
+## print the control-API key (NAME=grafana-admin-password: Grafana's), the compose stack's or the local one
+key: venv
+	@$(PY) -m launcher key show $(NAME)
+
+## new control-API key; a running local server / compose triton restarts with it (docs/security.md)
 rotate-key: venv
 	$(PY) -m launcher key rotate
 

@@ -36,9 +36,6 @@ if [ -d "$sources/triton-onnxruntime_backend-r24.10" ]; then
   echo "images: native backend sources from $sources"
 fi
 compose=(docker compose -f compose.yaml -f docker/compose.no-registry.yaml --profile cpu)
-# compose interpolates the whole file even to build, and requires the control key; a build
-# uses no key, so a placeholder will do where none is exported (docs/security.md).
-export TRITON_CONTROL_KEY="${TRITON_CONTROL_KEY:-not-used-by-image-builds}"
 # prometheus and alertmanager share one image: building it once is enough.
 "${compose[@]}" build "${index_arg[@]}" exporter triton-cpu client-cpu prometheus
 echo "images built in $(( $(date +%s) - start )) s:"

@@ -12,6 +12,16 @@ def optional_int(name: str) -> int | None:
     return int(value) if value.strip() else None
 
 
+def instance_kind() -> str:
+    """INSTANCE_KIND; `auto` (compose's default) follows the profile the container runs under:
+    KIND_CPU when COMPOSE_PROFILES holds cpu (triton-cpu), else KIND_GPU (the NGC servers)."""
+    kind = stack_settings.get("INSTANCE_KIND", "KIND_CPU").strip()
+    if kind != "auto":
+        return kind
+    profiles = {p.strip() for p in stack_settings.get("COMPOSE_PROFILES", "").split(",")}
+    return "KIND_CPU" if "cpu" in profiles else "KIND_GPU"
+
+
 def serving_options() -> ServingOptions:
     """Config knobs from settings (the same names compose passes to the container)."""
     parameters = {}
@@ -24,7 +34,7 @@ def serving_options() -> ServingOptions:
     return ServingOptions(
         default_max_batch_size=stack_settings.get_int("DEFAULT_MAX_BATCH_SIZE"),
         instance_count=stack_settings.get_int("INSTANCE_COUNT"),
-        instance_kind=stack_settings.get("INSTANCE_KIND", "KIND_CPU"),
+        instance_kind=instance_kind(),
         max_queue_delay_us=stack_settings.get_int("MAX_QUEUE_DELAY_US"),
         parameters=parameters,
         graph_level=optional_int("ORT_GRAPH_LEVEL"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import time
@@ -110,8 +109,9 @@ def compose_command(files: list[Path] | None = None) -> list[str]:
 
 
 def compose_environment() -> dict[str, str]:
-    """The environment compose runs with: compose.yaml requires TRITON_CONTROL_KEY on every
-    command (up, ps, down alike), the key of .stack/control.key unless one is exported."""
+    """The environment compose runs with. compose.yaml needs nothing exported (its keygen service
+    generates a key); `make up` seeds keygen with .stack/control.key, so the local path, compose
+    and `make rotate-key` share one key."""
     from stack_settings.control_key import ensure_control_key  # noqa: PLC0415 (needs .env)
 
     return os.environ | {"TRITON_CONTROL_KEY": ensure_control_key()}
@@ -143,15 +143,14 @@ def service_of(prefix: str) -> str:
     return found[0]
 
 
-def ensure_grafana_password() -> Path:
-    """Grafana's admin password file (0600, outside git), generated once."""
-    path = stack_settings.get_path("GRAFANA_ADMIN_PASSWORD_FILE")
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(24) + "\n")
-    return path
+def keygen(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    """The keygen service's command (docker/stack/keygen.py) in a one-off container."""
+    return _compose("run", "--rm", "--no-deps", "keygen", *args, capture=capture)
+
+
+def restart_triton() -> None:
+    """Triton takes the key as a flag: a restart re-reads the key volume (its entrypoint)."""
+    _compose("restart", service_of("triton"))
 
 
 def container_state(service: str) -> dict:
@@ -251,7 +250,6 @@ def up(report_dir: Path, choice: PathChoice) -> int:
     """Build, start, wait for the client's load runs, copy its report out."""
     for note in configure(choice):
         print(f"==> {note}", flush=True)
-    ensure_grafana_password()
     if uses_no_registry_images():
         build_images()
         _compose("up", "--detach")
@@ -274,8 +272,8 @@ def up(report_dir: Path, choice: PathChoice) -> int:
     print(f"prometheus: http://{address}:{get('PROMETHEUS_PORT')}")
     print(f"alertmanager: http://{address}:{get('ALERTMANAGER_PORT')}")
     if "grafana" in services():
-        print(f"grafana: http://{address}:{get('GRAFANA_PORT')} (anonymous viewer; admin password")
-        print(f"  in {get('GRAFANA_ADMIN_PASSWORD_FILE')})")
+        print(f"grafana: http://{address}:{get('GRAFANA_PORT')} (anonymous viewer; admin password:")
+        print("  `make key NAME=grafana-admin-password`)")
     else:
         print("grafana: left out (no Grafana image without a registry); its dashboard's queries")
         print("  run against Prometheus in the tests")

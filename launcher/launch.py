@@ -1,6 +1,6 @@
 """`make up` / `make down`: Docker Compose wherever an engine answers, else the local path.
 
-python -m launcher up|down, or key rotate|path (the control-API key: launcher/key_command.py)
+python -m launcher up|down, or key show [NAME]|rotate|path (the stack's secrets: launcher/key_command.py)
 """
 
 from __future__ import annotations
@@ -61,21 +61,22 @@ def run(command: str) -> int:
     return 1
 
 
-def run_key(command: str) -> int:
-    """`key rotate|path`; a bad key file's message names the fix."""
+def run_key(command: str, *args: str) -> int:
+    """`key show [NAME]|rotate|path`; a bad key file's message names the fix."""
     try:
-        return key_command.COMMANDS[command]()
+        return key_command.COMMANDS[command](*args)
     except stack_settings.StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
 def main(args: list[str]) -> int:
-    """`up|down`, or `key rotate|path`; a usage line otherwise."""
-    if args[:1] == ["key"] and len(args) == 2 and args[1] in key_command.COMMANDS:
-        return run_key(args[1])
+    """`up|down`, or `key show [NAME]|rotate|path`; a usage line otherwise."""
+    key_call = args[:1] == ["key"] and len(args) >= 2 and args[1] in key_command.COMMANDS
+    if key_call and (len(args) == 2 or (args[1] == "show" and len(args) == 3)):
+        return run_key(args[1], *args[2:])
     if len(args) != 1 or args[0] not in COMMANDS:
-        keys = "|".join(key_command.COMMANDS)
+        keys = "show [NAME]|rotate|path"
         print(
             f"usage: python -m launcher {{{'|'.join(COMMANDS)}}} | key {{{keys}}}", file=sys.stderr
         )

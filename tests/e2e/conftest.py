@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shlex
-import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -72,44 +70,23 @@ def compose_files() -> list[Path]:
     return [*files, E2E_FILE]
 
 
-def prometheus_config(folder: Path, ports: dict[str, str]) -> Path:
-    """monitoring/prometheus with the e2e ports as targets (Prometheus reads no env)."""
-    shutil.copytree(PROJECT_ROOT / "monitoring" / "prometheus", folder, dirs_exist_ok=True)
-    config = folder / "prometheus.yml"
-    text = config.read_text()
-    for host, port in {
-        "triton": ports["TRITON_METRICS_PORT"],
-        "client": ports["CLIENT_METRICS_PORT"],
-        "alertmanager": ports["ALERTMANAGER_PORT"],
-    }.items():
-        text, count = re.subn(rf'"{host}:\d+"', f'"{host}:{port}"', text)
-        assert count == 1, f"{config}: expected one {host} target"
-    config.write_text(text)
-    return folder
-
-
 @pytest.fixture(scope="session")
 def e2e_environment(repository, stack_environment, tmp_path_factory):
     """Compose's interpolation variables for the test stack (exported only around compose calls
     and e2e tests: the local-path tests of the same session keep their own ports)."""
     workspace = Path(repository).parent
     reports = tmp_path_factory.mktemp("e2e-reports")
-    password = tmp_path_factory.mktemp("e2e-secrets") / "grafana-admin-password"
-    password.write_text("e2e-only\n")
-    password.chmod(0o600)
+    # Host ports other than .env's: inside the network the services keep their standard ports,
+    # so Prometheus scrapes monitoring/prometheus as it is (instance kind: auto, from the profile).
     values = E2E_PORTS | {
         "COMPOSE_PROFILES": "cpu",
         "LOAD_REQUESTS": "8",
-        "CONTAINER_INSTANCE_KIND": "KIND_CPU",
         "E2E_WORKSPACE": str(workspace),
         "E2E_REPORTS": str(reports),
-        "E2E_PROMETHEUS_CONFIG": str(
-            prometheus_config(tmp_path_factory.mktemp("e2e-prometheus"), E2E_PORTS)
-        ),
         "E2E_UID": str(os.getuid()),
         "E2E_GID": str(os.getgid()),
-        "GRAFANA_ADMIN_PASSWORD_FILE": str(password),
-        # compose.yaml requires it; the tests' control_headers() read the same key (run dir file)
+        # Seeds the keygen service (as `make up` does): the tests' control_headers() read the
+        # same key from the run dir. tests/e2e/test_compose_plain_up.py exports none.
         "TRITON_CONTROL_KEY": ensure_control_key(),
     }
     # compose_runner's helpers (and `docker compose` itself) read the files and project from here.

@@ -42,6 +42,8 @@ def test_exporter_exited_zero_and_triton_is_healthy(stack):
 # The e2e override runs these as the test's uid (host /dev/shm and folders); their images' own
 # users (and compose.yaml's `user:`) are non-root, which make up uses.
 RUN_AS_TEST_UID = {"exporter", "triton-cpu", "client-cpu"}
+# keygen owns the fresh secret volumes as uid 0, with no capability and no network.
+ROOT_WITHOUT_CAPABILITIES = {"keygen"}
 
 
 def _inspect(kind: str, name: str) -> dict:
@@ -56,7 +58,8 @@ def test_every_running_service_is_hardened(stack):
     a memory limit, a non-root user (the image's, for those the e2e runs as the test's uid)."""
     listed = compose("ps", "--all", "--format", "{{.Service}} {{.ID}}").stdout.split("\n")
     containers = dict(line.split() for line in listed if line.strip())
-    assert {"exporter", "triton-cpu", "client-cpu", "prometheus", "alertmanager"} <= set(containers)
+    expected = {"keygen", "exporter", "triton-cpu", "client-cpu", "prometheus", "alertmanager"}
+    assert expected <= set(containers)
     for service, container in containers.items():
         info = _inspect("container", container)
         host = info["HostConfig"]
@@ -65,6 +68,9 @@ def test_every_running_service_is_hardened(stack):
         assert host["ReadonlyRootfs"] is True, service
         assert host["Memory"] > 0, service
         user = info["Config"]["User"]
+        if service in ROOT_WITHOUT_CAPABILITIES:
+            assert host["NetworkMode"] == "none" and not host["CapAdd"], service
+            continue
         if service in RUN_AS_TEST_UID:
             user = _inspect("image", info["Config"]["Image"])["Config"]["User"]
         assert user and user.split(":")[0] not in ("0", "root"), f"{service} runs as {user!r}"
@@ -225,6 +231,7 @@ def test_a_model_that_fails_to_load_keeps_triton_unready_naming_the_reason(side_
     broken.mkdir(parents=True)
     (broken / "model.onnx").write_bytes(b"this is not an onnx file")
     (broken.parent / "config.pbtxt").write_text('backend: "onnxruntime"\nmax_batch_size: 4\n')
+    compose("run", "--rm", "keygen")  # the key triton's entrypoint reads (no exporter: --no-deps)
     compose("up", "--detach", "--no-deps", "triton-cpu")
     with pytest.raises(compose_runner.ComposeError) as failure:
         compose_runner.wait_for_client("client-cpu", "triton-cpu", timeout_s=300)

