@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -166,6 +167,46 @@ def test_prometheus_scrapes_on_the_standard_ports_whatever_the_host_ports(plain_
         prometheus.wait_for(base, f'up{{job="{job}"}} == 1', bool, timeout=60)
     served = prometheus.wait_for(base, "sum(nv_inference_request_success)", bool, timeout=60)
     assert float(served[0]["value"][1]) > 0
+
+
+def launcher_key(command: str, tmp_path) -> subprocess.CompletedProcess:
+    """`make key` / `make rotate-key` against this project (local key file in tmp_path)."""
+    env = plain_environment() | {
+        "STACK_RUN_DIR": str(tmp_path / "run"),
+        "CONTROL_KEY_FILE": str(tmp_path / "run" / "control.key"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "launcher", "key", command],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def wait_ready(timeout_s: float = 300) -> None:
+    url = f"http://127.0.0.1:{HOST_PORTS['TRITON_HTTP_PORT']}/v2/health/ready"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "triton not ready after the key rotation"
+        time.sleep(2)
+
+
+def test_make_key_shows_and_make_rotate_key_restarts_compose_triton(plain_up, tmp_path):
+    shown = launcher_key("show", tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    old = shown.stdout.strip()
+    assert repository_index_status(old) == 200
+    rotated = launcher_key("rotate", tmp_path)
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
+    assert "compose's triton restarted" in rotated.stdout
+    new = (tmp_path / "run" / "control.key").read_text().strip()
+    wait_ready()
+    assert launcher_key("show", tmp_path).stdout.strip() == new != old
+    assert (repository_index_status(old), repository_index_status(new)) == (403, 200)
 
 
 def test_down_volumes_leaves_nothing(plain_up):
