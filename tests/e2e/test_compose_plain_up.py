@@ -22,7 +22,7 @@ from launcher import compose_runner
 from local_stack import prometheus
 from tests.conftest import PORT_BASE, PROJECT_ROOT, SMALL_MODELS
 
-PROJECT = f"tos-plain-up-{PORT_BASE}"
+PROJECT = f"triton-onnx-stack-e2e-plain-{PORT_BASE}"  # .ci/run checks nothing of e2e-* is left
 HOST_PORTS = {
     "TRITON_HTTP_PORT": PORT_BASE + 170,
     "TRITON_GRPC_PORT": PORT_BASE + 171,
