@@ -144,7 +144,9 @@ def service_of(prefix: str) -> str:
 
 
 def keygen(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
-    """The keygen service's command (docker/stack/keygen.py) in a one-off container."""
+    """The keygen service's command (docker/stack/keygen.py) in a one-off container, from the
+    image `make up` used (the no-registry one where no registry answers)."""
+    use_no_registry_where_needed()
     return _compose("run", "--rm", "--no-deps", "keygen", *args, capture=capture)
 
 
@@ -212,18 +214,27 @@ def configure(choice: PathChoice) -> list[str]:
         if stack_settings.get("COMPOSE_PROFILES", "cpu") != "cpu":
             notes.append("no GPU: COMPOSE_PROFILES=cpu (instances KIND_CPU)")
         os.environ |= {"COMPOSE_PROFILES": "cpu", "CONTAINER_INSTANCE_KIND": "KIND_CPU"}
-        if not stack_settings.get("COMPOSE_FILE", ""):
-            problem = registry_problem(stack_settings.get("PYTHON_IMAGE"))
-            if problem:
-                files = [COMPOSE_FILE, NO_REGISTRY_FILE]
-                os.environ["COMPOSE_FILE"] = os.pathsep.join(
-                    str(p.relative_to(PROJECT_ROOT)) for p in files
-                )
-                notes.append(
-                    f"{problem}\n    -> every image is built from Debian's archive and PyPI "
-                    "(`make images`); Grafana is left out (no image), Prometheus shows the data"
-                )
+        problem = use_no_registry_where_needed()
+        if problem:
+            notes.append(
+                f"{problem}\n    -> every image is built from Debian's archive and PyPI "
+                "(`make images`); Grafana is left out (no image), Prometheus shows the data"
+            )
     return notes
+
+
+def use_no_registry_where_needed() -> str | None:
+    """Add docker/compose.no-registry.yaml to COMPOSE_FILE (this process) where no registry
+    answers and COMPOSE_FILE is not set; returns why, or None when nothing changed."""
+    if stack_settings.get("COMPOSE_FILE", ""):
+        return None
+    problem = registry_problem(stack_settings.get("PYTHON_IMAGE"))
+    if problem:
+        files = [COMPOSE_FILE, NO_REGISTRY_FILE]
+        os.environ["COMPOSE_FILE"] = os.pathsep.join(
+            str(p.relative_to(PROJECT_ROOT)) for p in files
+        )
+    return problem
 
 
 def served_by(triton: str) -> str:

@@ -68,6 +68,12 @@ def run_key(command: str, *args: str) -> int:
     except stack_settings.StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except subprocess.CalledProcessError as exc:
+        shown = " ".join(str(part) for part in exc.cmd)
+        print(
+            f"error: `{shown}` failed (exit {exc.returncode}); its output is above", file=sys.stderr
+        )
+        return 1
 
 
 def main(args: list[str]) -> int:
