@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,3 +39,16 @@ def exported(values: dict[str, str]) -> Iterator[dict[str, str]]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+def repository_index_status(http: str, key: str | None, header: str = "tos-control-key") -> int:
+    """HTTP status of POST /v2/repository/index (a restricted API) with `key` (None: no header)."""
+    headers = {header: key} if key else {}
+    request = urllib.request.Request(
+        f"http://{http}/v2/repository/index", data=b"{}", method="POST", headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as refusal:
+        return refusal.code

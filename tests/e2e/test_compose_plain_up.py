@@ -21,6 +21,7 @@ import pytest
 from launcher import compose_runner
 from local_stack import prometheus
 from tests.conftest import PORT_BASE, PROJECT_ROOT, SMALL_MODELS
+from tests.stack import repository_index_status
 
 PROJECT = f"triton-onnx-stack-e2e-plain-{PORT_BASE}"  # .ci/run checks nothing of e2e-* is left
 HOST_PORTS = {
@@ -143,22 +144,15 @@ def test_the_key_is_unreadable_without_the_volume_or_the_group(plain_up):
     assert stranger.returncode != 0 and "Permission denied" in stranger.stderr + stranger.stdout
 
 
-def repository_index_status(key: str | None) -> int:
-    url = f"http://127.0.0.1:{HOST_PORTS['TRITON_HTTP_PORT']}/v2/repository/index"
-    headers = {"tos-control-key": key} if key else {}
-    request = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as refusal:
-        return refusal.code
+def index_status(key: str | None) -> int:
+    return repository_index_status(f"127.0.0.1:{HOST_PORTS['TRITON_HTTP_PORT']}", key)
 
 
 def test_restricted_apis_refuse_without_the_key(plain_up):
     key = docker_compose("run", "--rm", "keygen", "show", "control-key").stdout.strip()
-    assert repository_index_status(None) == 403
-    assert repository_index_status("not-the-key-0123456789") == 403
-    assert repository_index_status(key) == 200
+    assert index_status(None) == 403
+    assert index_status("not-the-key-0123456789") == 403
+    assert index_status(key) == 200
 
 
 def test_prometheus_scrapes_on_the_standard_ports_whatever_the_host_ports(plain_up):
@@ -199,14 +193,14 @@ def test_make_key_shows_and_make_rotate_key_restarts_compose_triton(plain_up, tm
     shown = launcher_key("show", tmp_path)
     assert shown.returncode == 0, shown.stderr
     old = shown.stdout.strip()
-    assert repository_index_status(old) == 200
+    assert index_status(old) == 200
     rotated = launcher_key("rotate", tmp_path)
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
     assert "compose's triton restarted" in rotated.stdout
     new = (tmp_path / "run" / "control.key").read_text().strip()
     wait_ready()
     assert launcher_key("show", tmp_path).stdout.strip() == new != old
-    assert (repository_index_status(old), repository_index_status(new)) == (403, 200)
+    assert (index_status(old), index_status(new)) == (403, 200)
 
 
 def test_down_volumes_leaves_nothing(plain_up):

@@ -10,8 +10,6 @@ import os
 import shutil
 import stat
 import subprocess
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -23,6 +21,7 @@ from tritonclient.utils import InferenceServerException
 from client.errors import explain, is_connection_error
 from stack_settings.control_key import control_header_name, control_headers, control_key_file
 from tests.conftest import PROJECT_ROOT, ports_at, run_module
+from tests.stack import repository_index_status
 
 PROTOCOLS = ["http", "grpc"]
 WRONG_KEY = {"tos-control-key": "not-the-key-0123456789", "triton-grpc-protocol-tos-control-key": "not-the-key-0123456789"}  # fmt: skip
@@ -217,19 +216,6 @@ def test_key_file_is_private_and_ignored_by_git(stack):
     assert tracked.stdout == ""
 
 
-def _index_status(http: str, key: str | None) -> int:
-    """HTTP status of POST /v2/repository/index with `key` (None: no header)."""
-    headers = {control_header_name(): key} if key else {}
-    request = urllib.request.Request(
-        f"http://{http}/v2/repository/index", data=b"{}", method="POST", headers=headers
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as refusal:
-        return refusal.code
-
-
 def test_rotate_key_restarts_a_running_server_with_the_new_key(tmp_path):
     """`make rotate-key` on a running local server: old key refused, new key accepted."""
     (tmp_path / "repository").mkdir()
@@ -245,12 +231,18 @@ def test_rotate_key_restarts_a_running_server_with_the_new_key(tmp_path):
         run_module("local_stack", "serve", env=env, timeout=300)
         old = key_file.read_text().strip()
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-        assert (_index_status(http, None), _index_status(http, old)) == (403, 200)
+        assert (repository_index_status(http, None), repository_index_status(http, old)) == (
+            403,
+            200,
+        )
 
         rotated = run_module("launcher", "key", "rotate", env=env, timeout=300)
         assert "restarting the local tritonserver" in rotated.stdout
         new = key_file.read_text().strip()
         assert new != old and stat.S_IMODE(key_file.stat().st_mode) == 0o600
-        assert (_index_status(http, old), _index_status(http, new)) == (403, 200)
+        assert (repository_index_status(http, old), repository_index_status(http, new)) == (
+            403,
+            200,
+        )
     finally:
         run_module("local_stack", "down", env=env, check=False)
