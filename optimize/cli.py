@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import signal
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 import stack_settings
-from optimize import model_config, repository, search
+from optimize import model_config, reach, repository, search
 from optimize.measure import MeasureError, Window, measure
 from optimize.results import Goal, Results, ResumeError
 from optimize.setup import apply_winner, parse_args, serving_base
@@ -86,6 +87,32 @@ def _ceiling(args, results: Results, served: dict, model_dir: Path, phase: str) 
     results.save()
 
 
+def _reach(args, results: Results, served: dict, base, space: SearchSpace):
+    """The space's max batch sizes up to the ceiling's best batch (or --up-to-batch), capped by
+    memory, none below the request's own batch; and where quick mode starts (the serving config,
+    or with a target its knobs at the target batch)."""
+    serving = model_config.serving_candidate(base)
+    if base.max_batch_size <= 0:
+        return space, serving
+    target = args.up_to_batch
+    if target is None and args.max_batch_size is None and "ceiling" in results.run:
+        target = results.run["ceiling"]["best_batch"]
+    if target is not None and args.max_batch_size is None:
+        cap, why = reach.memory_cap(served, args.batch_memory_mb)
+        space = reach.reach(space, target, cap, why)
+        serving = dataclasses.replace(serving, max_batch_size=max(space.max_batch_size))
+        results.run["reach"] = {"target": target, "cap": cap, "why": why}
+    if args.request_batch_size > 1:
+        kept = tuple(b for b in space.max_batch_size if b >= args.request_batch_size)
+        if not kept:
+            raise SpaceError(
+                f"search space: every max_batch_size {list(space.max_batch_size)} is below "
+                f"--request-batch-size {args.request_batch_size}; give larger ones"
+            )
+        space = dataclasses.replace(space, max_batch_size=kept)
+    return space, serving.canonical()
+
+
 def run(args) -> int:
     """The whole search; raises the errors main() turns into exit codes."""
     url = args.url or (
@@ -93,11 +120,6 @@ def run(args) -> int:
     )
     client_url = url if args.protocol == "http" else None
     model_repository = args.model_repository or stack_settings.get_path("MODEL_REPOSITORY")
-    window = Window(
-        args.protocol, args.shm, args.measurement_interval, args.stability_percentage,
-        args.max_trials, args.duration, args.warmup,
-    )  # fmt: skip
-    args.window = window
     control = repository.ServerControl(url)
     try:
         control.check_live()
@@ -105,9 +127,15 @@ def run(args) -> int:
         args.load_at_start = os.getloadavg()[0]
         served = control.served_config(args.model)
         base = serving_base(model_repository, args.model, served)
+        window = Window(
+            args.protocol, args.shm or reach.default_shm(served), args.measurement_interval,
+            args.stability_percentage, args.max_trials, args.duration, args.warmup,
+            args.request_batch_size,
+        )  # fmt: skip
+        args.window = window
         space = SearchSpace(
-            tuple(args.instances), tuple(args.max_batch_size), tuple(args.queue_delay_us),
-            tuple(args.preferred),
+            tuple(args.instances), tuple(args.max_batch_size or SearchSpace().max_batch_size),
+            tuple(args.queue_delay_us), tuple(args.preferred),
         ).for_model(base.max_batch_size > 0)  # fmt: skip
         report_dir = args.report or (
             stack_settings.get_path("STACK_RUN_DIR") / "optimize" / args.model
@@ -137,12 +165,13 @@ def run(args) -> int:
             )
         model_dir = repository.latest_version_dir(model_repository, args.model)
         _ceiling(args, results, served, model_dir, "start")
+        space, serving = _reach(args, results, served, base, space)
         trials = search.Trials(
             args.model, base, model_repository, control, client_url, window, goal, results,
-            args.max_concurrency, args.concurrency_steps,
+            args.max_concurrency, args.concurrency_steps, concurrencies=tuple(args.concurrency or ()),
         )  # fmt: skip
         exhaustive = args.exhaustive or (not args.quick and space.size() <= AUTO_EXHAUSTIVE_MAX)
-        start = space.snap(model_config.serving_candidate(base))
+        start = space.snap(serving)
         print(
             f"search: {'exhaustive' if exhaustive else 'quick'} over {space.size()} candidates "
             f"(instances {list(space.instances)}, max_batch_size {list(space.max_batch_size)}, "
@@ -161,7 +190,7 @@ def run(args) -> int:
 
 def _finish(args, results, goal, points, base, model_repository, control, report_dir) -> int:
     """Winner config, report, plot, table; the exit code says whether the goal was met."""
-    from optimize import plots, report  # noqa: PLC0415 - matplotlib is slow to import
+    from optimize import gap, plots, report  # noqa: PLC0415 - matplotlib is slow to import
 
     best = max(points, key=goal.score) if points else None
     winner = best if best is not None and goal.meets(best) else None
@@ -181,9 +210,13 @@ def _finish(args, results, goal, points, base, model_repository, control, report
         results.measurements, goal, winner, report_dir / "throughput_vs_p99.png",
         f"{args.model}: throughput vs p99 ({len(points)} candidates)", results.run.get("baseline"),
     )  # fmt: skip
-    path = report.write_markdown(report_dir, header, points, goal, winner, results.run)
+    command = gap.profiling_command(
+        args.model, args.window.shm, args.protocol, winner["concurrency"] if winner else 1
+    )
+    gap_lines = gap.lines(results.run, winner, command)
+    path = report.write_markdown(report_dir, header, points, goal, winner, results.run, gap_lines)
     print(report.table(points, goal, winner))
-    print("\n".join(report.summary_lines(results.run, goal, winner)))
+    print("\n".join(report.summary_lines(results.run, goal, winner) + gap_lines))
     if winner is None:
         print(f"report: {path} (no candidate met the goal; the closest is first in the table)")
         return 1

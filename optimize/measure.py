@@ -33,16 +33,18 @@ class Window:
     max_trials: int = 6
     duration_s: float | None = None
     warmup_per_worker: int = 2
+    request_batch: int = 1  # items per request (the client's --batch-size)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def describe(self) -> str:
         """How points were measured, for the report."""
+        items = f", {self.request_batch} items per request" if self.request_batch > 1 else ""
         if self.duration_s:
-            return f"{self.protocol}/{self.shm}, one {self.duration_s:g} s window per point"
+            return f"{self.protocol}/{self.shm}{items}, one {self.duration_s:g} s window per point"
         return (
-            f"{self.protocol}/{self.shm}, stable windows of {self.interval_ms} ms (last 3 within "
+            f"{self.protocol}/{self.shm}{items}, stable windows of {self.interval_ms} ms (last 3 within "
             f"{self.stability_pct:g}%, at most {self.max_trials})"
         )
 
@@ -70,6 +72,8 @@ def client_command(
         "--quiet",
         "--report", str(out),
     ]  # fmt: skip
+    if window.request_batch > 1:
+        command += ["--batch-size", str(window.request_batch)]
     if window.duration_s:
         command += ["--duration", str(window.duration_s)]
     else:
@@ -113,6 +117,8 @@ def measure(model: str, url: str | None, concurrency: int, window: Window) -> di
         "avg_batch_size": summary["server"].get("avg_batch_size"),
         "queue_ms": summary["server"].get("queue_ms_per_request"),
         "infer_ms": summary["server"].get("compute_infer_ms_per_request"),
+        "input_ms": summary["server"].get("compute_input_ms_per_request"),
+        "output_ms": summary["server"].get("compute_output_ms_per_request"),
         "stable": summary.get("stable"),  # None: one fixed window, not checked
         "windows": len(summary.get("windows") or []),
     }

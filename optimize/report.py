@@ -49,6 +49,11 @@ def summary_lines(run: dict, goal: Goal, winner: dict | None) -> list[str]:
     if goal.min_throughput is not None:
         lines.append(f"- minimum throughput: {goal.min_throughput:.1f} infer/s")
     baseline, ceiling = run.get("baseline"), run.get("ceiling")
+    if run.get("reach"):
+        lines.append(
+            f"- max_batch_size searched up to {run['reach']['target']} (the ceiling's best batch "
+            f"or --up-to-batch), memory: {run['reach']['why']}"
+        )
     if baseline:
         lines.append(
             f"- serving config at concurrency {baseline['concurrency']}: "
@@ -81,13 +86,16 @@ def summary_lines(run: dict, goal: Goal, winner: dict | None) -> list[str]:
     return lines
 
 
-def write_markdown(folder: Path, header: list[str], points, goal, winner, run) -> Path:
-    """report.md: what was run, the headline numbers, the table and the plot."""
+def write_markdown(
+    folder: Path, header: list[str], points, goal, winner, run, gap: list[str] = ()
+) -> Path:
+    """report.md: what was run, the headline numbers, where the rest goes, the table, the plot."""
     text = "\n".join(
         [
             *header,
             "",
             *summary_lines(run, goal, winner),
+            *gap,
             "",
             table(points, goal, winner),
             "",

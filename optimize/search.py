@@ -43,16 +43,19 @@ class Trials:
     max_concurrency: int = 64
     concurrency_steps: int = 3
     log: Callable[[str], None] = print
+    concurrencies: tuple[int, ...] = ()  # named by the user: each measured, instead of the fill
 
     def evaluate(self, candidate: Candidate) -> dict:
-        """The candidate's best point: at 2 x batch x instances, halved while over the budget."""
+        """The candidate's best point: at the concurrency that fills its batches, halved while
+        over the budget; or at each concurrency the user named, up to the first over budget."""
         config_hash = model_config.candidate_hash(self.base, candidate)
         name = f"{self.model}{repository.CANDIDATE_MARK}{config_hash}"
-        concurrency = concurrency_for(candidate, self.max_concurrency)
+        named = sorted(set(self.concurrencies))
+        concurrency = named[0] if named else self._fill(candidate)
         points: list[dict] = []
         written = False
         try:
-            for _ in range(self.concurrency_steps + 1):
+            for _ in range(len(named) if named else self.concurrency_steps + 1):
                 point = self.results.find(config_hash, concurrency)
                 if point is None:
                     if not written:
@@ -66,6 +69,11 @@ class Trials:
                     self.results.add(point)
                 points.append(point)
                 self._print(point)
+                if named:  # up the user's list; a higher one only waits longer once over
+                    if point.get("error") or self._over_budget(point) or concurrency == named[-1]:
+                        break
+                    concurrency = named[named.index(concurrency) + 1]
+                    continue
                 if point.get("error") or not self._over_budget(point) or concurrency == 1:
                     break
                 concurrency = max(1, concurrency // 2)
@@ -74,6 +82,9 @@ class Trials:
                 with signals_held():
                     repository.remove_candidate(self.control, self.repository, name)
         return max(points, key=self.goal.score)
+
+    def _fill(self, candidate: Candidate) -> int:
+        return concurrency_for(candidate, self.max_concurrency, self.window.request_batch)
 
     def _over_budget(self, point: dict) -> bool:
         budget = self.goal.p99_budget_ms

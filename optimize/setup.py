@@ -67,13 +67,35 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--quick", action="store_true", help="hill climbing over one-step neighbours")
     mode.add_argument("--exhaustive", action="store_true", help="every candidate of the space")
     p.add_argument("--instances", type=_ints, default=list(defaults.instances))
-    p.add_argument("--max-batch-size", type=_ints, default=list(defaults.max_batch_size))
+    p.add_argument(
+        "--max-batch-size", type=_ints,
+        help=f"max_batch_size values (default: 1, 2, 4, ... up to --up-to-batch or, with --ceiling, "
+        f"the ceiling's best batch, capped by memory; else {','.join(map(str, defaults.max_batch_size))})",
+    )  # fmt: skip
+    p.add_argument(
+        "--up-to-batch", type=int, metavar="N",
+        help="search max_batch_size 1, 2, 4, ... N (default with --ceiling: its best batch)",
+    )  # fmt: skip
+    p.add_argument(
+        "--batch-memory-mb", type=float, metavar="MB",
+        help="what a merged batch's inputs+outputs may take (default: the CUDA memory pool for GPU "
+        "instances, a quarter of free memory for CPU ones)",
+    )  # fmt: skip
     p.add_argument("--queue-delay-us", type=_ints, default=list(defaults.queue_delay_us))
     p.add_argument(
         "--preferred", type=_words, default=list(PREFERRED),
         help="off: no preferred_batch_size; max: preferred_batch_size [max_batch_size]",
     )  # fmt: skip
-    p.add_argument("--max-concurrency", type=int, default=64, help="bound on 2 x batch x instances")
+    p.add_argument(
+        "--concurrency", type=_ints, metavar="LIST",
+        help="measure every candidate at these concurrencies (default: the one that fills its "
+        "batches, 2 x batch x instances / --request-batch-size, halved while over the budget)",
+    )  # fmt: skip
+    p.add_argument("--max-concurrency", type=int, default=64, help="bound on the fill concurrency")
+    p.add_argument(
+        "--request-batch-size", type=int, default=1, metavar="N",
+        help="items per request (the client's --batch-size); throughput counts items",
+    )  # fmt: skip
     p.add_argument(
         "--concurrency-steps", type=int, default=3,
         help="halve a candidate's concurrency up to this many times while its p99 is over budget",
@@ -97,7 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--warmup", type=int, default=window.warmup_per_worker, help="per client worker")
     p.add_argument("--protocol", choices=("http", "grpc"), default=window.protocol)
-    p.add_argument("--shm", choices=("none", "system", "cuda"), default=window.shm)
+    p.add_argument(
+        "--shm", choices=("none", "system", "cuda"),
+        help="the client's data path (default: cuda for GPU instances, system otherwise)",
+    )  # fmt: skip
     p.add_argument("--url", help="Triton HTTP host:port (default TRITON_HOST:TRITON_HTTP_PORT)")
     p.add_argument("--model-repository", type=Path, help="default $MODEL_REPOSITORY")
     p.add_argument("--report", type=Path, help="default $STACK_RUN_DIR/optimize/<model>")
@@ -121,6 +146,11 @@ def parse_args(argv: list[str] | None):
         "--stability-percentage must be > 0": args.stability_percentage <= 0,
         "--max-trials must be >= 3 (stability compares the last 3 windows)": args.max_trials < 3,
         "--max-concurrency must be >= 1": args.max_concurrency < 1,
+        "--concurrency values must be >= 1": min(args.concurrency or [1]) < 1,
+        "--request-batch-size must be >= 1": args.request_batch_size < 1,
+        "--up-to-batch must be >= 1": (args.up_to_batch or 1) < 1,
+        "--batch-memory-mb must be > 0": args.batch_memory_mb is not None
+        and args.batch_memory_mb <= 0,
         "--concurrency-steps must be >= 0": args.concurrency_steps < 0,
         "--max-candidates must be >= 1": args.max_candidates < 1,
         "--budget-at-concurrency must be >= 1": (args.budget_at_concurrency or 1) < 1,

@@ -121,6 +121,8 @@ class SearchSpace:
         return len(self.all())
 
 
-def concurrency_for(candidate: Candidate, limit: int) -> int:
-    """Requests in flight for a candidate: 2 x batch x instances, as model_analyzer picks."""
-    return max(1, min(limit, 2 * max(candidate.max_batch_size, 1) * candidate.instances))
+def concurrency_for(candidate: Candidate, limit: int, request_batch: int = 1) -> int:
+    """Requests in flight that fill the candidate's batches twice over (model_analyzer's 2 x batch
+    x instances), counting `request_batch` items per request; at most `limit`."""
+    items = 2 * max(candidate.max_batch_size, 1) * candidate.instances
+    return max(1, min(limit, -(-items // max(request_batch, 1))))

@@ -146,6 +146,47 @@ def test_onnx_model_candidates_load_from_the_shared_file(models, tmp_path, shm_b
     assert_clean(models, shm_before)
 
 
+def test_a_larger_max_batch_wins_when_the_space_reaches_it(models, tmp_path, shm_before):
+    # 100 ms per call whatever the batch: b32 filled serves ~2x b16 and ~4x b8, so only a space
+    # that goes up to 32 and a concurrency that fills 32 (2 x 32 = 64 in flight) can find it.
+    args = ["--up-to-batch", "32", "--instances", "1", "--queue-delay-us", "0",
+            "--preferred", "off", "--exhaustive"]  # fmt: skip
+    result = optimize(models, SLOW_CALL, tmp_path, *args)
+    assert "max_batch_size up to 32 (" in result.stdout
+    data = json.loads((tmp_path / "optimize.json").read_text())
+    measured = {m["label"]: m for m in data["measurements"]}
+    assert set(measured) == {f"i1 b{b} d0" for b in (1, 2, 4, 8, 16, 32)}
+    assert measured["i1 b32 d0"]["concurrency"] == 64  # the fill: twice the batch
+    assert all(m["requests_failed"] == 0 for m in measured.values()), measured
+    winner = data["run"]["winner"]
+    assert winner["candidate"]["max_batch_size"] == 32, result.stdout
+    assert winner["avg_batch_size"] > 16
+    assert_clean(models, shm_before)
+
+
+def test_ceiling_bounds_the_space_memory_caps_it_named_concurrencies(models, tmp_path, shm_before):
+    # x[4] + y[4] fp32: 32 bytes an item; 64 bytes of batch memory caps max_batch_size at 2.
+    args = ["--instances", "1", "--queue-delay-us", "0", "--preferred", "off",
+            "--ceiling", "--ceiling-batches", "1,2,4", "--ceiling-seconds", "0.3",
+            "--batch-memory-mb", "0.000064", "--concurrency", "1,3",
+            "--request-batch-size", "2"]  # fmt: skip
+    result = optimize(models, "opt_tiny_double", tmp_path, *args)
+    data = json.loads((tmp_path / "optimize.json").read_text())
+    best = data["run"]["ceiling"]["best_batch"]
+    assert data["run"]["reach"]["cap"] == 2 and "--batch-memory-mb" in data["run"]["reach"]["why"]
+    if best > 2:
+        assert f"max_batch_size capped at 2 (not {best}): 3.2e-05 MB in + out" in result.stdout
+    # b1 is below the request's 2 items; every candidate at each named concurrency
+    measured = data["measurements"]
+    assert {m["label"] for m in measured} == {"i1 b2 d0"}
+    assert sorted(m["concurrency"] for m in measured) == [1, 3]
+    assert all(m["requests_failed"] == 0 for m in measured), measured
+    report = (tmp_path / "report.md").read_text()
+    assert "Where the rest of the ceiling goes" in report
+    assert "python -m profiling --model opt_tiny_double --protocol http --shm system" in report
+    assert_clean(models, shm_before)
+
+
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_interrupted_run_cleans_up_and_resumes(models, tmp_path, how, shm_before):
     two = ["--instances", "1", "--max-batch-size", "1,8", "--queue-delay-us", "0",
