@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None, metrics: ClientMetrics | None = None) ->
     """Run the client; `metrics` shares one endpoint across runs (client.service), else its own."""
     args = flags.parser(__doc__).parse_args(argv)
     own_metrics = metrics is None
+    # Ctrl-C even where SIGINT came in ignored (a background job of a script, nohup, CI).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM cleans up like Ctrl-C
     args.sampler = None  # Triton's /metrics sampler, with --collect-metrics
     summaries: list[dict] = []

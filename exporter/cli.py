@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -169,6 +170,8 @@ def _publish_derived(args, repository: Path, exported: list[str], builtins, opti
 def main(argv: list[str] | None = None) -> int:
     """Entry point: `rollout`/`rollback` of a served model, otherwise build the models."""
     argv = sys.argv[1:] if argv is None else argv
+    # Ctrl-C even where SIGINT came in ignored (a background job of a script, nohup, CI).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if argv[:1] in (["rollout"], ["rollback"]):
         from exporter.rollout_cli import main as rollout_main  # noqa: PLC0415
 

@@ -143,6 +143,8 @@ def _rebuild(args, workdir: Path) -> Path:
 def main(command: str, argv: list[str]) -> int:
     """Run `rollout` or `rollback`; see the module docstring for exit codes."""
     args = _parser(command).parse_args(argv)
+    # Ctrl-C even where SIGINT came in ignored (a background job of a script, nohup, CI).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)  # `docker stop`: clean up like Ctrl-C
     server = None
     workdir = Path(tempfile.mkdtemp(prefix="rollout-"))

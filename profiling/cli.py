@@ -17,6 +17,7 @@ Exit codes: 0 done; 2 a trace, profile or setting could not be used (the message
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def _target(args) -> Target:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Ctrl-C even where SIGINT came in ignored (a background job of a script, nohup, CI).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     out = args.out or stack_settings.get_path("STACK_RUN_DIR") / "profiling"
     models = [m.strip() for m in args.model.split(",") if m.strip()]
     try:

@@ -121,14 +121,26 @@ def test_bad_list_values_are_named():
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_signal_mid_run_leaves_no_shm_behind(stack, tmp_path, protocol, sig, code):
+    interrupt_mid_run(stack, tmp_path, protocol, sig, code)
+
+
+def test_ctrl_c_works_when_sigint_came_in_ignored(stack, tmp_path):
+    # A background job of a non-interactive shell (nohup, CI) starts children with SIGINT
+    # ignored; the client restores Python's handler, so kill -INT still cleans up.
+    interrupt_mid_run(stack, tmp_path, "http", signal.SIGINT, 130, sigint=signal.SIG_IGN)
+
+
+def interrupt_mid_run(stack, tmp_path, protocol, sig, code, sigint=signal.SIG_DFL) -> None:
+    """Signal a running client once its regions exist; it exits `code` and leaves nothing."""
     command = [sys.executable, "-X", "faulthandler", "-m", "client"]
     command += client_args(
         stack, "--model", "simple_transformer", "--shm", "system", protocol=protocol
     )
     command += ["--concurrency", "3", "--duration", "60", "--report", str(tmp_path)]
     process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
+    )  # fmt: skip
     try:
         # Mid-run: every worker's regions exist (2 per worker) and the measured window is open.
         deadline = time.monotonic() + 60
