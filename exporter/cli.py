@@ -1,7 +1,7 @@
 """`python -m exporter`: build the built-in (and user) models into $MODEL_REPOSITORY.
 
 `python -m exporter add model.onnx --name X [--repository DIR]` brings an ONNX file of your own.
-`python -m exporter rollout|rollback --model NAME ...` changes the served version live.
+`python -m rollout` changes the served version live (`python -m exporter rollout|rollback` too).
 """
 
 from __future__ import annotations
@@ -168,12 +168,8 @@ def _publish_derived(args, repository: Path, exported: list[str], builtins, opti
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: `rollout`/`rollback` of a served model, otherwise build the models."""
+    """Entry point: build the models (`python -m exporter`)."""
     argv = sys.argv[1:] if argv is None else argv
     # Ctrl-C even where SIGINT came in ignored (a background job of a script, nohup, CI).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    if argv[:1] in (["rollout"], ["rollback"]):
-        from exporter.rollout_cli import main as rollout_main  # noqa: PLC0415
-
-        return rollout_main(argv[0], argv[1:])
     return build_all(argv)

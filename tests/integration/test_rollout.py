@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import tritonclient.grpc as grpcclient
 
-from exporter.rollout_repo import CHECK_SUFFIX
+from rollout.repo import CHECK_SUFFIX
 from stack_settings.control_key import control_headers
 from tests.conftest import PROJECT_ROOT, run_module
 from tests.integration.rollout_models import scaled_model, write
@@ -60,9 +60,9 @@ def _client(stack, protocol: str, report: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
-def _exporter(stack, *args: str):
+def _rollout(stack, *args: str):
     return run_module(
-        "exporter", *args, "--model", MODEL, "--repository", str(stack.repository),
+        "rollout", *args, "--model", MODEL, "--repository", str(stack.repository),
         "--url", stack.grpc, "--metrics-url", stack.metrics_url, check=False, timeout=180,
     )  # fmt: skip
 
@@ -91,19 +91,19 @@ def test_rollout_and_rollback_under_load(stack, served_v1, tmp_path):
             time.sleep(0.5)
 
         began = time.monotonic()
-        refused = _exporter(stack, "rollout", "--from-onnx", str(bad))
+        refused = _rollout(stack, "--from-onnx", str(bad))
         assert refused.returncode == 1, refused.stdout + refused.stderr
         assert "refused version 2" in refused.stderr and "max abs diff" in refused.stderr
         time.sleep(2)
-        promoted = _exporter(stack, "rollout", "--from-onnx", str(doubled), "--keep", "2")
+        promoted = _rollout(stack, "--from-onnx", str(doubled), "--keep", "2")
         assert promoted.returncode == 0, promoted.stdout + promoted.stderr
         assert "serving version 3" in promoted.stdout
         time.sleep(3)
-        back = _exporter(stack, "rollback")
+        back = _rollout(stack, "rollback")
         assert back.returncode == 0, back.stdout + back.stderr
         assert "serving version 1" in back.stdout
         time.sleep(2)
-        forward = _exporter(stack, "rollback")  # undoes the rollback: v3 checked before served
+        forward = _rollout(stack, "rollback")  # undoes the rollback: v3 checked before served
         assert forward.returncode == 0, forward.stdout + forward.stderr
         assert (
             "serving version 3" in forward.stdout
@@ -148,7 +148,7 @@ def test_interrupted_rollout_leaves_the_served_version_and_nothing_else(stack, s
     """SIGTERM while the new version is being checked: v1 serves on, nothing of v2 is left."""
     doubled = write(scaled_model(2.0), tmp_path / "doubled.onnx")
     command = [
-        sys.executable, "-m", "exporter", "rollout", "--model", MODEL, "--from-onnx", str(doubled),
+        sys.executable, "-m", "rollout", "--model", MODEL, "--from-onnx", str(doubled),
         "--repository", str(stack.repository), "--url", stack.grpc,
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
@@ -172,7 +172,7 @@ def test_interrupted_rollout_leaves_the_served_version_and_nothing_else(stack, s
 
 def test_a_wrong_control_key_is_named_with_the_fix(stack, served_v1):
     env = os.environ | {"TRITON_CONTROL_KEY": "not_the_key_0123456789"}
-    result = run_module("exporter", "rollback", "--model", MODEL, "--repository",
+    result = run_module("rollout", "rollback", "--model", MODEL, "--repository",
                         str(stack.repository), "--url", stack.grpc, env=env, check=False)  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "needs the control key" in result.stderr and "control.key" in result.stderr

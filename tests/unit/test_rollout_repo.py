@@ -9,8 +9,8 @@ import pytest
 
 from exporter.model_config import parse_pbtxt
 from exporter.onnx_import import add_onnx
-from exporter.rollout import RolloutOptions, _slower
-from exporter.rollout_repo import (
+from exporter.settings import serving_options
+from rollout.repo import (
     RolloutError,
     model_dir,
     next_version,
@@ -23,8 +23,8 @@ from exporter.rollout_repo import (
     staging_root,
     versions_on_disk,
 )
-from exporter.rollout_server import ProbeResult
-from exporter.settings import serving_options
+from rollout.server import ProbeResult
+from rollout.steps import RolloutOptions, _slower
 from tests.conftest import run_module
 from tests.integration.rollout_models import scaled_model, write
 
@@ -117,7 +117,7 @@ def test_cli_refuses_a_changed_signature_before_any_load(published, tmp_path):
     renamed = scaled_model(1.0)
     renamed.graph.input[0].name = renamed.graph.node[0].input[0] = "pixels"  # was "x"
     path = write(renamed, tmp_path / "renamed.onnx")
-    result = run_module("exporter", "rollout", "--model", "scaled", "--from-onnx", str(path),
+    result = run_module("rollout", "--model", "scaled", "--from-onnx", str(path),
                         "--repository", str(published), "--url", "127.0.0.1:1", check=False)  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert "inputs/outputs" in result.stderr and "new name" in result.stderr
@@ -126,12 +126,17 @@ def test_cli_refuses_a_changed_signature_before_any_load(published, tmp_path):
 
 def test_cli_rejects_bad_arguments(published):
     args = ["--repository", str(published), "--url", "127.0.0.1:1"]
-    result = run_module("exporter", "rollout", "--model", "scaled", "--rebuild", "--keep", "0",
+    result = run_module("rollout", "--model", "scaled", "--rebuild", "--keep", "0",
                         *args, check=False)  # fmt: skip
     assert result.returncode == 2 and "--keep must be >= 1" in result.stderr
+    result = run_module("rollout", "rollback", "--model", "nope", *args, check=False)
+    assert result.returncode == 2 and "'nope' has no config.pbtxt" in result.stderr
+    # The exporter image's spelling (its entrypoint is `python -m exporter`) runs the same.
     result = run_module("exporter", "rollback", "--model", "nope", *args, check=False)
     assert result.returncode == 2 and "'nope' has no config.pbtxt" in result.stderr
-    result = run_module("exporter", "rollback", "--model", "scaled", *args, check=False)
+    result = run_module("exporter", "rollout", "--model", "nope", "--rebuild", *args, check=False)
+    assert result.returncode == 2 and "'nope' has no config.pbtxt" in result.stderr
+    result = run_module("rollout", "rollback", "--model", "scaled", *args, check=False)
     assert result.returncode == 2 and "127.0.0.1:1" in result.stderr  # unreachable, named
 
 

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter import rollout_repo as repo
-from exporter.rollout_repo import RolloutError
-from exporter.rollout_server import LiveServer, ProbeResult
+from rollout import repo
+from rollout.repo import RolloutError
+from rollout.server import LiveServer, ProbeResult
 
 
 @dataclass

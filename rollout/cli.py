@@ -1,4 +1,4 @@
-"""`python -m exporter rollout|rollback --model NAME`: new versions live, and back, under load.
+"""`python -m rollout [rollback] --model NAME`: new versions live, and back, under load.
 
 Exit codes: 0 done; 1 the new version failed its check and was refused (the old one serves
 on, untouched); 2 bad arguments, unknown model, unreachable server or a broken repository.
@@ -15,20 +15,21 @@ from pathlib import Path
 
 import stack_settings
 from exporter.model_config import UnsupportedModelError, parse_pbtxt
-from exporter.rollout import RolloutOptions, rollback, rollout
-from exporter.rollout_repo import RolloutError, model_dir
-from exporter.rollout_server import (
+from rollout.repo import RolloutError, model_dir
+from rollout.server import (
     PARITY_ATOL,
     PARITY_RTOL,
     LiveServer,
     default_grpc_url,
     default_metrics_url,
 )
+from rollout.steps import RolloutOptions, rollback, rollout
 from stack_settings.control_key import refusal_fix
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"python -m exporter {command}", description=__doc__)
+    prog = "python -m rollout" + (" rollback" if command == "rollback" else "")
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--model", required=True, help="the served model's name")
     parser.add_argument("--repository", type=Path, help="default $MODEL_REPOSITORY")
     parser.add_argument(
