@@ -24,6 +24,8 @@ RUN pip install --require-hashes --find-links /tmp/wheels \
 COPY pyproject.toml ./
 COPY stack_settings/ stack_settings/
 COPY exporter/ exporter/
+# rollout/: `docker compose run --rm exporter rollout|rollback ...` (docs/rollout.md)
+COPY rollout/ rollout/
 RUN touch README.md && pip install --no-deps .
 
 USER stack
