@@ -20,7 +20,8 @@ def raw_async_throughput(
     """Requests/s of a closed loop keeping `concurrency` async requests in flight."""
     client = grpcclient.InferenceServerClient(url)
     data = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    infer_input = grpcclient.InferInput("input", shape, "FP32")
+    (tensor,) = client.get_model_metadata(model).inputs  # simple_cnn: input_image, ...: input
+    infer_input = grpcclient.InferInput(tensor.name, shape, "FP32")
     infer_input.set_data_from_numpy(data)
     lock = threading.Lock()
     done = threading.Event()

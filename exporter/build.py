@@ -54,7 +54,8 @@ def export_fingerprint(
     digest = hashlib.sha256()
     digest.update(inspect.getsource(model_defs).encode())
     digest.update(inspect.getsource(exporters).encode())
-    digest.update(json.dumps([spec.name, spec.settings, asdict(options), preference]).encode())
+    names = [spec.name, spec.input_name, spec.output_name]
+    digest.update(json.dumps([*names, spec.settings, asdict(options), preference]).encode())
     digest.update(f"{torch.__version__} {onnx.__version__}".encode())
     return digest.hexdigest()
 

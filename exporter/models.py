@@ -85,6 +85,9 @@ def builtin_models() -> dict[str, ModelSpec]:
             name="simple_cnn",
             build=build_cnn,
             sample_shape=(3, height, width),
+            # The seed's names: a client written from the seed's code or blog sends these.
+            input_name="input_image",
+            output_name="output_image",
             settings=(("CNN_HEIGHT", height), ("CNN_WIDTH", width)),
         ),
         "simple_transformer": ModelSpec(

@@ -53,9 +53,9 @@ def device_io_model(stack):
 
 
 def _infer(client, batch: np.ndarray) -> np.ndarray:
-    infer_input = grpcclient.InferInput("input", list(batch.shape), "FP32")
+    infer_input = grpcclient.InferInput("input_image", list(batch.shape), "FP32")
     infer_input.set_data_from_numpy(batch)
-    return client.infer(NAME, [infer_input]).as_numpy("output")
+    return client.infer(NAME, [infer_input]).as_numpy("output_image")
 
 
 def test_device_path_is_chosen_and_logged(device_io_model, stack):
@@ -73,7 +73,7 @@ def test_merged_requests_equal_in_process_ort(device_io_model, stack):
         outputs = list(pool.map(lambda b: _infer(device_io_model, b), batches))
     after = device_io_model.get_inference_statistics(NAME).model_stats[0]
     for batch, output in zip(batches, outputs, strict=True):
-        expected = session.run(None, {"input": batch})[0]
+        expected = session.run(None, {"input_image": batch})[0]
         assert output.shape == expected.shape
         assert float(np.max(np.abs(output - expected))) <= ATOL
     inferences = after.inference_count - before.inference_count

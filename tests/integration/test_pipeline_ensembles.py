@@ -37,8 +37,8 @@ def test_ensemble_cnn_4_equals_four_ort_steps(stack):
     x = np.random.default_rng(11).standard_normal([2, *dims]).astype(np.float32)
     expected = x
     for _ in range(4):
-        (expected,) = session.run(None, {"input": expected})
-    actual = infer_one(stack, "ensemble_cnn_4", "input", x, "FP32").as_numpy("output")
+        (expected,) = session.run(None, {"input_image": expected})
+    actual = infer_one(stack, "ensemble_cnn_4", "input_image", x, "FP32").as_numpy("output_image")
     np.testing.assert_allclose(actual, expected, atol=ENSEMBLE_VS_ORT_ATOL)
 
 
@@ -57,7 +57,7 @@ def test_served_configs_carry_a_random_warmup(stack):
     with urllib.request.urlopen(f"{stack.http_url}/v2/models/simple_cnn/config") as response:
         config = json.load(response)
     (warmup,) = config["model_warmup"]
-    assert warmup["batch_size"] == 1 and warmup["inputs"]["input"]["random_data"]
+    assert warmup["batch_size"] == 1 and warmup["inputs"]["input_image"]["random_data"]
 
 
 def test_raw_image_ensemble_gives_labels_and_scores(stack):
@@ -72,7 +72,7 @@ def test_raw_image_ensemble_gives_labels_and_scores(stack):
 
     # Reference: the same steps in NumPy + in-process ORT.
     pixels = (images.transpose(0, 3, 1, 2).astype(np.float32) / 255.0 - MEAN) / STD
-    (features,) = session.run(None, {"input": pixels.astype(np.float32)})
+    (features,) = session.run(None, {"input_image": pixels.astype(np.float32)})
     pooled = features.mean(axis=(2, 3), dtype=np.float64)
     probabilities = np.exp(pooled) / np.exp(pooled).sum(axis=1, keepdims=True)
     order = np.argsort(-probabilities, axis=1, kind="stable")

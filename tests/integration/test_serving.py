@@ -101,9 +101,10 @@ def test_system_shm_outputs_equal_onnxruntime(stack, protocol, model):
         client.register_system_shared_memory(
             f"{key}_out", f"/{key}_out", expected.nbytes, headers=control_headers()
         )
-        infer_input = module.InferInput("input", list(batch.shape), "FP32")
+        (source,), (sink,) = config["input"], config["output"]  # input_image, input, ...
+        infer_input = module.InferInput(source["name"], list(batch.shape), "FP32")
         infer_input.set_shared_memory(f"{key}_in", batch.nbytes)
-        output = module.InferRequestedOutput("output")
+        output = module.InferRequestedOutput(sink["name"])
         output.set_shared_memory(f"{key}_out", expected.nbytes)
         client.infer(model, [infer_input], outputs=[output])
         actual = system_shm.get_contents_as_numpy(region_out, np.float32, list(expected.shape))
