@@ -127,10 +127,19 @@ def test_signal_mid_run_leaves_no_shm_behind(stack, tmp_path, protocol, sig, cod
 def test_ctrl_c_works_when_sigint_came_in_ignored(stack, tmp_path):
     # A background job of a non-interactive shell (nohup, CI) starts children with SIGINT
     # ignored; the client restores Python's handler, so kill -INT still cleans up.
-    interrupt_mid_run(stack, tmp_path, "http", signal.SIGINT, 130, sigint=signal.SIG_IGN)
+    interrupt_mid_run(stack, tmp_path, "http", signal.SIGINT, 130, sigint="SIG_IGN")
 
 
-def interrupt_mid_run(stack, tmp_path, protocol, sig, code, sigint=signal.SIG_DFL) -> None:
+def with_sigint(action: str, command: list[str]) -> list[str]:
+    """`command` started with SIGINT set to `action`, whatever this process inherited.
+
+    exec keeps SIG_IGN and SIG_DFL (and the pid); no preexec_fn, as this process has threads.
+    """
+    setup = f"import os, signal, sys; signal.signal(signal.SIGINT, signal.{action}); "
+    return [sys.executable, "-c", setup + "os.execv(sys.argv[1], sys.argv[1:])", *command]
+
+
+def interrupt_mid_run(stack, tmp_path, protocol, sig, code, sigint="SIG_DFL") -> None:
     """Signal a running client once its regions exist; it exits `code` and leaves nothing."""
     command = [sys.executable, "-X", "faulthandler", "-m", "client"]
     command += client_args(
@@ -138,8 +147,8 @@ def interrupt_mid_run(stack, tmp_path, protocol, sig, code, sigint=signal.SIG_DF
     )
     command += ["--concurrency", "3", "--duration", "60", "--report", str(tmp_path)]
     process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
+        with_sigint(sigint, command), cwd=PROJECT_ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         # Mid-run: every worker's regions exist (2 per worker) and the measured window is open.
