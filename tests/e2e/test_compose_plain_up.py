@@ -8,6 +8,7 @@ control key, no -f, no --project-directory: compose reads compose.yaml and .env 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ import urllib.request
 
 import pytest
 
+import stack_settings
 from launcher import compose_runner
 from local_stack import prometheus
 from tests.conftest import PORT_BASE, PROJECT_ROOT, SMALL_MODELS
@@ -38,13 +40,20 @@ ORT_ATOL = 1e-5
 UP_TIMEOUT_S = 1200
 
 
+@functools.cache
+def compose_file_setting() -> str:
+    """COMPOSE_FILE as a user sets it here: + the no-registry file where no registry answers
+    (decided once: the probe may try a pull)."""
+    files = [compose_runner.COMPOSE_FILE]
+    if compose_runner.registry_problem(stack_settings.get("PYTHON_IMAGE")):
+        files.append(compose_runner.NO_REGISTRY_FILE)
+    return ":".join(str(p.relative_to(PROJECT_ROOT)) for p in files)
+
+
 def plain_environment() -> dict[str, str]:
     """What a user's shell holds: PATH and HOME, the profile, the files; no key of any kind."""
     env = {name: os.environ[name] for name in ("PATH", "HOME", "DOCKER_HOST") if name in os.environ}
-    files = [compose_runner.COMPOSE_FILE]
-    if compose_runner.registry_problem("python:3.11.11-slim-bookworm"):
-        files.append(compose_runner.NO_REGISTRY_FILE)
-    env["COMPOSE_FILE"] = ":".join(str(p.relative_to(PROJECT_ROOT)) for p in files)
+    env["COMPOSE_FILE"] = compose_file_setting()
     env["COMPOSE_PROFILES"] = "cpu"
     env["COMPOSE_PROJECT_NAME"] = PROJECT
     env |= {name: str(port) for name, port in HOST_PORTS.items()} | SMALL_MODELS
