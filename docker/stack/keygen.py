@@ -79,11 +79,9 @@ def ensure_control_key() -> str:
                 "TRITON_CONTROL_KEY must be at least 16 characters of A-Z a-z 0-9 _ - "
                 "(it goes into Triton's flag and a header); unset it to have one generated"
             )
-        if read_secret(path) != seeded:
-            write_secret(path, seeded)
-            return "taken from TRITON_CONTROL_KEY"
-        write_secret(path, seeded)  # re-applies mode and group
-        return "unchanged (TRITON_CONTROL_KEY)"
+        changed = read_secret(path) != seeded
+        write_secret(path, seeded)  # also re-applies mode and group when unchanged
+        return "taken from TRITON_CONTROL_KEY" if changed else "unchanged (TRITON_CONTROL_KEY)"
     existing = read_secret(path)
     if existing and KEY_PATTERN.fullmatch(existing):
         write_secret(path, existing)
